@@ -1,0 +1,266 @@
+# imagestore — GNU make build.
+#
+# Every path is a variable, so both a plain `make install PREFIX=/usr` and
+# LuaRocks (imagestore-scm-1.rockspec, build.type = "make") drive it.
+#
+#   make            library, Lua module and C tests under build/
+#   make check      deps, then C tests + busted specs, then again under ASan/UBSan/LSan
+#   make demo       deps, then examples/quickstart.lua against ./demo-store
+#   make install    DESTDIR, PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
+#                   LUA_CMOD_DIR, LUA_LMOD_DIR
+#   make deps       install missing Debian packages (scripts/ensure-deps)
+
+VERSION       = 0.1.0
+SOVERSION     = 0
+
+# ---- install paths --------------------------------------------------------
+PREFIX        = /usr/local
+DESTDIR       =
+LIBDIR        = $(PREFIX)/lib
+INCLUDEDIR    = $(PREFIX)/include
+PKGCONFIGDIR  = $(LIBDIR)/pkgconfig
+LUA_VERSION   = 5.4
+LUA_CMOD_DIR  = $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_LMOD_DIR  = $(PREFIX)/share/lua/$(LUA_VERSION)
+
+# ---- tools ----------------------------------------------------------------
+LUA           = lua$(LUA_VERSION)
+BUSTED        = /usr/bin/busted
+PKG_CONFIG    = pkg-config
+AR            = ar
+INSTALL       = install
+
+# ---- flags ----------------------------------------------------------------
+# CFLAGS may be overridden (LuaRocks passes its own); the language level,
+# feature macro and -fPIC that the code relies on are always added.
+CFLAGS        = -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow \
+                -Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings \
+                -Wcast-qual -D_GNU_SOURCE -fPIC
+CPPFLAGS      =
+LDFLAGS       =
+LIBFLAG       = -shared
+
+PKGS          = yajl libcrypto
+LUA_PC        = lua$(LUA_VERSION)
+# Empty means: ask pkg-config ($(LUA_PC)). Only headers: never -llua.
+LUA_INCDIR    =
+
+PKG_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS     := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ifeq ($(strip $(LUA_INCDIR)),)
+LUA_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
+else
+LUA_CFLAGS    = -I$(LUA_INCDIR)
+endif
+
+# SANITIZE=1 builds with ASan+UBSan (check does that in $(ASAN_BUILDDIR)).
+SANITIZE      =
+SAN_FLAGS     = -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+ifneq ($(SANITIZE),)
+XFLAGS        = $(SAN_FLAGS)
+# Keep the module mapped after lua_close() dlclose()s it, so LSan can still
+# name our functions in leak reports (and spec/lsan.supp cannot hide them).
+MOD_XLDFLAGS  = -Wl,-z,nodelete
+endif
+
+REQ_CFLAGS    = -std=c11 -D_GNU_SOURCE -fPIC
+ALL_CFLAGS    = $(filter-out $(CFLAGS),$(REQ_CFLAGS)) $(CFLAGS) $(XFLAGS) \
+                $(CPPFLAGS) -MMD -MP
+
+# ---- layout ---------------------------------------------------------------
+BUILDDIR      = build
+ASAN_BUILDDIR = build/asan
+OBJDIR        = $(BUILDDIR)/obj
+
+CORE_SRCS    := $(sort $(wildcard core/*.c))
+CORE_OBJS     = $(CORE_SRCS:%.c=$(OBJDIR)/%.o)
+MOD_SRC       = lua/imagestore_core.c
+MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
+TEST_SRCS    := $(sort $(wildcard spec/c/*.c))
+TEST_OBJS     = $(TEST_SRCS:%.c=$(OBJDIR)/%.o)
+TEST_BINS     = $(TEST_SRCS:spec/c/%.c=$(BUILDDIR)/test/%)
+LUA_MODS     := $(sort $(shell find lua/imagestore -name '*.lua' 2>/dev/null))
+
+LIB_A         = $(BUILDDIR)/libimagestore.a
+LIB_SO        = $(BUILDDIR)/libimagestore.so.$(SOVERSION)
+LIB_SO_LINK   = $(BUILDDIR)/libimagestore.so
+MOD_SO        = $(BUILDDIR)/lua/imagestore/core.so
+
+# ---- test environment -----------------------------------------------------
+# Specs and C tests get IMAGESTORE_ROOT (repo root) and, when ../shared/fixtures
+# exists, IMAGESTORE_FIXTURES (absolute). Both may be given on the command line.
+IMAGESTORE_ROOT     := $(CURDIR)
+IMAGESTORE_FIXTURES ?= $(realpath $(CURDIR)/../shared/fixtures)
+export IMAGESTORE_ROOT
+ifneq ($(IMAGESTORE_FIXTURES),)
+export IMAGESTORE_FIXTURES
+endif
+
+LUA_ENV = env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 \
+          LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;./?.lua;;' \
+          LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;;'
+
+# SANITIZE=1: sanitizer options for the tests. lua5.4 itself is not
+# instrumented, so the ASan runtime is preloaded into it, followed by a shim
+# that drops LD_PRELOAD from the environment again so that programs the specs
+# start (sh, mktemp, ...) run without it (scripts/asan-noinherit.c).
+# IMAGESTORE_LUA is the command a spec uses to start another interpreter that
+# loads the module; under ASan it preloads the runtime again.
+NOINHERIT_SO  = $(BUILDDIR)/tools/asan-noinherit.so
+IMAGESTORE_LUA = $(LUA)
+ifneq ($(SANITIZE),)
+ASAN_RT      := $(shell $(CC) -print-file-name=libasan.so)
+TEST_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+                LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                IMAGESTORE_SANITIZE=1
+BUSTED_PRELOAD = LD_PRELOAD='$(ASAN_RT) $(CURDIR)/$(NOINHERIT_SO)'
+IMAGESTORE_LUA = env LD_PRELOAD=$(ASAN_RT) $(LUA)
+endif
+export IMAGESTORE_LUA
+
+DEMO_STORE    = $(CURDIR)/demo-store
+
+# ---- build ----------------------------------------------------------------
+.PHONY: all lib module tests deps check check-c check-lua demo \
+        install install-lib install-lua uninstall clean build-deps-ok
+
+all: lib module tests
+
+lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK)
+module: $(MOD_SO)
+tests: $(TEST_BINS)
+
+# Fails early, with a hint, when a pkg-config dependency is missing.
+build-deps-ok:
+	@$(PKG_CONFIG) --exists $(PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC)) 2>/dev/null || { \
+	  echo "error: pkg-config cannot find $(PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC));" \
+	       "run 'make deps' (or scripts/ensure-deps)" >&2; exit 1; }
+
+$(OBJDIR)/core/%.o: core/%.c | build-deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(MOD_OBJ): $(MOD_SRC) | build-deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -Icore $(LUA_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(OBJDIR)/spec/c/%.o: spec/c/%.c | build-deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(CORE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libimagestore.so.$(SOVERSION) -o $@ $^ \
+	    $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+
+$(LIB_SO_LINK): | $(LIB_SO)
+	ln -sf libimagestore.so.$(SOVERSION) $@
+
+# The core comes in statically from the archive; --exclude-libs hides its
+# symbols, -fvisibility=hidden hides the binding's own, so only the
+# luaopen_ function is exported. Lua's symbols come from the interpreter.
+$(MOD_SO): $(MOD_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LIBFLAG) -o $@ $(MOD_OBJ) $(LIB_A) -Wl,--exclude-libs,ALL \
+	    $(MOD_XLDFLAGS) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+	@exports=$$(nm -D --defined-only $@ | awk 'NF == 3 { print $$3 }' | sort -u | tr '\n' ' '); \
+	if [ "$$exports" != "luaopen_imagestore_core " ]; then \
+	  echo "error: $@ must export exactly luaopen_imagestore_core, exports: $$exports" >&2; \
+	  echo "  (declare it __attribute__((visibility(\"default\"))): the binding is built with -fvisibility=hidden)" >&2; \
+	  rm -f $@; exit 1; fi; \
+	if readelf -d $@ | grep -q 'NEEDED.*liblua'; then \
+	  echo "error: $@ links liblua; the module must take Lua from the interpreter" >&2; \
+	  rm -f $@; exit 1; fi
+
+$(NOINHERIT_SO): scripts/asan-noinherit.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+
+$(BUILDDIR)/test/%: $(OBJDIR)/spec/c/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+
+# Keep the test objects (make would delete them as intermediate files).
+.SECONDARY: $(TEST_OBJS)
+
+-include $(CORE_OBJS:.o=.d) $(MOD_OBJ:.o=.d) $(TEST_OBJS:.o=.d)
+
+# ---- dependencies ---------------------------------------------------------
+deps:
+	@bash scripts/ensure-deps
+
+# ---- tests ----------------------------------------------------------------
+# Every suite runs even when an earlier one failed; the exit status says
+# whether any failed. scripts/run-suite passes TAP through and adds a
+# "not ok" line for a suite that crashed or exited non-zero without one.
+check: deps
+	@$(MAKE) --no-print-directory all || { echo "not ok - build failed"; exit 1; }
+	@status=0; \
+	$(MAKE) --no-print-directory check-c || status=1; \
+	$(MAKE) --no-print-directory check-lua || status=1; \
+	echo "# building with -fsanitize=address,undefined in $(ASAN_BUILDDIR)"; \
+	if $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 all; then \
+	  $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 check-c || status=1; \
+	  $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 check-lua || status=1; \
+	else \
+	  echo "not ok - sanitizer build failed"; status=1; \
+	fi; \
+	exit $$status
+
+check-c: $(TEST_BINS)
+	@status=0; \
+	for t in $(TEST_BINS); do \
+	  $(TEST_ENV) bash scripts/run-suite "$$t" "$$t" || status=1; \
+	done; \
+	exit $$status
+
+check-lua: $(MOD_SO) $(if $(SANITIZE),$(NOINHERIT_SO))
+	@$(TEST_ENV) bash scripts/run-suite "busted spec/ ($(MOD_SO))" \
+	    $(LUA_ENV) $(BUSTED_PRELOAD) $(LUA) $(BUSTED) -o TAP spec
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(LUA_ENV) $(LUA) examples/quickstart.lua $(DEMO_STORE)
+
+# ---- install --------------------------------------------------------------
+install: install-lib install-lua
+
+install-lib: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libimagestore.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libimagestore.so
+	$(INSTALL) -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0644 core/image_store.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@PKGS@|$(PKGS)|g' \
+	    imagestore.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/imagestore.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/imagestore.pc
+
+install-lua: module
+	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD_DIR)/imagestore
+	$(INSTALL) -m 0755 $(MOD_SO) $(DESTDIR)$(LUA_CMOD_DIR)/imagestore/core.so
+	for f in $(LUA_MODS); do \
+	  $(INSTALL) -D -m 0644 "$$f" "$(DESTDIR)$(LUA_LMOD_DIR)/$${f#lua/}" || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libimagestore.so.$(SOVERSION) \
+	      $(DESTDIR)$(LIBDIR)/libimagestore.so \
+	      $(DESTDIR)$(LIBDIR)/libimagestore.a \
+	      $(DESTDIR)$(INCLUDEDIR)/image_store.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/imagestore.pc \
+	      $(DESTDIR)$(LUA_CMOD_DIR)/imagestore/core.so
+	for f in $(LUA_MODS); do rm -f "$(DESTDIR)$(LUA_LMOD_DIR)/$${f#lua/}"; done
+	-rmdir $(DESTDIR)$(LUA_CMOD_DIR)/imagestore 2>/dev/null
+	-find $(DESTDIR)$(LUA_LMOD_DIR)/imagestore -depth -type d -empty -delete 2>/dev/null
+
+clean:
+	rm -rf $(BUILDDIR) $(DEMO_STORE)

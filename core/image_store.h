@@ -1,0 +1,195 @@
+/*
+ * imagestore: an image store on iSulad's / containers-storage's on-disk layout.
+ *
+ * Layout: <dir>/<id>/images.json holds one image record; the image's big-data
+ * files (manifest, config, ...) sit beside it.
+ *
+ * Calling sequence
+ *   image_store_t st;
+ *   if (new_image_store(false, false, "/var/lib/images", &st) != 0) {
+ *       fprintf(stderr, "%s\n", image_store_error_message(&st));
+ *       image_store_close(&st);           // always, even after a failed open
+ *       return -1;
+ *   }
+ *   image_storage_images img;
+ *   if (st.create(NULL, names, 1, NULL, "{}", (timestamp){0}, NULL, &st, &img) == 0)
+ *       image_storage_images_clear(&img);
+ *   image_store_close(&st);
+ *
+ * Errors: every member that can fail returns 0 or -1 (exists: a bool). After a
+ * failure, image_store_error_code() gives the reason (IMAGE_STORE_E*),
+ * image_store_error_name() a stable name ("ENOTFOUND", or the errno name such as
+ * "ENOSPC" for a failed system call) and image_store_error_message() a message
+ * naming the problem. The error slot belongs to the store; nothing is global.
+ * A failed mutation leaves memory and disk as they were.
+ *
+ * References: every member that takes an image "id" accepts a full ID, a name,
+ * a unique hex ID prefix, or "repo@sha256:<hex>" (an image that holds a name in
+ * that repository and has that digest).
+ *
+ * Memory: everything returned through an out-parameter belongs to the caller
+ * and is released with the matching *_free / *_clear function below. Strings
+ * passed in are copied. A store is not thread-safe; two stores are independent.
+ */
+#ifndef IMAGE_STORE_H
+#define IMAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. IMAGE_STORE_ESYS keeps the errno of the failed system call. */
+enum image_store_error {
+    IMAGE_STORE_OK = 0,
+    IMAGE_STORE_ESYS = -1,       /* a system call failed; see image_store_error_errno() */
+    IMAGE_STORE_ENOTFOUND = -2,  /* no such image, big-data key or store */
+    IMAGE_STORE_EEXIST = -3,     /* the image ID is taken */
+    IMAGE_STORE_ENAMEINUSE = -4, /* the name belongs to another image */
+    IMAGE_STORE_EINVAL = -5,     /* malformed ID, key, digest, name or time */
+    IMAGE_STORE_EAMBIGUOUS = -6, /* an ID prefix matches several images */
+    IMAGE_STORE_EREADONLY = -7,  /* the store was opened read-only */
+    IMAGE_STORE_ECORRUPT = -8    /* a record on disk is unusable */
+};
+
+/* A point in time: seconds since the epoch (UTC) and nanoseconds. {0,0} in
+ * create() means "now". */
+typedef struct timestamp {
+    int64_t seconds;
+    int32_t nanos;
+} timestamp;
+
+typedef enum image_flag_kind {
+    IMAGE_FLAG_NULL,
+    IMAGE_FLAG_BOOL,
+    IMAGE_FLAG_NUMBER, /* text holds the number as written in JSON */
+    IMAGE_FLAG_STRING, /* text holds the string */
+    IMAGE_FLAG_JSON    /* an array or object: text holds its JSON */
+} image_flag_kind;
+
+typedef struct image_flag {
+    char *key;
+    image_flag_kind kind;
+    bool boolean;
+    char *text;
+} image_flag;
+
+/* A copy of one image record. Absent strings are NULL; absent sizes are -1. */
+typedef struct image_storage_images {
+    char *id;
+    char *digest;            /* the image's digest */
+    char **digests;          /* digest, then every manifest digest, deduplicated */
+    size_t digests_len;
+    char **names;
+    size_t names_len;
+    char **names_history;    /* newest first */
+    size_t names_history_len;
+    char *layer;
+    char *metadata;
+    char **big_data_names;
+    size_t big_data_names_len;
+    int64_t *big_data_sizes; /* parallel to big_data_names; -1 unknown */
+    char **big_data_digests; /* parallel to big_data_names; NULL unknown */
+    char *created;           /* RFC 3339, exactly as stored */
+    char *loaded;
+    int64_t size;            /* -1 when not recorded */
+    image_flag *flags;
+    size_t flags_len;
+    bool read_only;          /* true when the store was opened read-only */
+} image_storage_images;
+
+/* Something load() skipped: the file and why. */
+typedef struct image_store_problem {
+    char *path;
+    char *problem;
+} image_store_problem;
+
+struct image_store_state; /* opaque; all of a store's state lives here */
+typedef struct image_store image_store_t;
+
+struct image_store {
+    struct image_store_state *state;
+
+    /* The seed interface (image-module-design.md), argument orders as written. */
+    int (*create)(const char *id, const char **names, size_t names_len, const char *layer,
+                  const char *metadata, timestamp time, const char *searchable_digest,
+                  image_store_t *image_store, image_storage_images *image);
+    int (*set_names)(const char *id, const char **names, size_t names_len,
+                     image_store_t *image_store);
+    int (*delete)(const char *id, image_store_t *image_store);
+    int (*wipe)(image_store_t *image_store);
+    int (*set_loaded_time)(const char *id, timestamp loaded, image_store_t *image_store);
+    int (*add_name)(const char *id, const char *name, image_store_t *image_store);
+    int (*save)(const image_store_t *image_store);
+    int (*set_metadata)(image_store_t *image_store, const char *id, const char *metadata);
+    int (*set_big_data)(image_store_t *image_store, const char *id, const char *key,
+                        const char *data);
+    bool (*exists)(const char *id, const image_store_t *image_store);
+    int (*get)(const char *id, const image_store_t *image_store, image_storage_images *image);
+    int (*lookup)(const char *name, const image_store_t *image_store, char **id);
+    int (*images)(const image_store_t *image_store, image_storage_images **images, size_t *len);
+    int (*by_digest)(const image_store_t *image_store, const char *digest,
+                     image_storage_images **images, size_t *len);
+    int (*load)(image_store_t *image_store);
+    int (*metadata)(const image_store_t *image_store, const char *id, char **metadata);
+    int (*big_data)(const image_store_t *image_store, const char *id, const char *key,
+                    char **big_data);
+    int (*big_data_size)(const image_store_t *image_store, const char *id, const char *key,
+                         int64_t *big_data_size);
+    int (*big_data_digest)(const image_store_t *image_store, const char *id, const char *key,
+                           char **big_data_digest);
+    int (*big_data_names)(const image_store_t *image_store, const char *id,
+                          char ***big_data_names, size_t *big_data_names_len);
+
+    /* Additions. */
+    int (*set_big_data_len)(image_store_t *image_store, const char *id, const char *key,
+                            const void *data, size_t len); /* binary-safe */
+    int (*big_data_len)(const image_store_t *image_store, const char *id, const char *key,
+                        char **big_data, size_t *len); /* binary-safe; *big_data NUL-terminated */
+    int (*remove_name)(const char *id, const char *name, image_store_t *image_store);
+    int (*set_size)(image_store_t *image_store, const char *id, int64_t size);
+    int (*problems)(const image_store_t *image_store, image_store_problem **problems,
+                    size_t *len);
+};
+
+/* Opens (and, unless readonly, creates with mode 0700) the store at dir and
+ * loads every record. Returns 0, or -1 with the error in image_store. The
+ * members are set either way; call image_store_close() in both cases. A
+ * missing dir with readonly is IMAGE_STORE_ENOTFOUND. */
+int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store);
+
+/* Releases everything the store holds. Accepts NULL and a closed store. */
+void image_store_close(image_store_t *image_store);
+
+/* The last failure on this store. The message is valid until the next call. */
+int image_store_error_code(const image_store_t *image_store);
+int image_store_error_errno(const image_store_t *image_store);
+const char *image_store_error_name(const image_store_t *image_store);
+const char *image_store_error_message(const image_store_t *image_store);
+
+/* The store's directory, as given to new_image_store(). */
+const char *image_store_dir(const image_store_t *image_store);
+
+/* Release what the members return. All accept NULL. */
+void image_storage_images_clear(image_storage_images *image);
+void image_storage_images_free(image_storage_images *images, size_t len);
+void image_store_problems_free(image_store_problem *problems, size_t len);
+void image_store_strings_free(char **strings, size_t len);
+
+/* Time helpers. timestamp_parse accepts RFC 3339 with any offset; 0 or -1. */
+int timestamp_parse(const char *text, timestamp *out);
+/* Writes "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (31 bytes with the NUL) to buf. */
+void timestamp_format(timestamp t, char buf[static 40]);
+timestamp timestamp_now(void);
+
+/* "sha256:<64 hex>" of data into out (72 bytes with the NUL); 0 or -1. */
+int image_store_sha256(char out[static 72], const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,789 @@
+#include "record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "digest.h"
+
+bool image_id_is_valid(const char *id)
+{
+    return id != NULL && is_lower_hex(id, 64);
+}
+
+bool record_is_manifest_key(const char *key)
+{
+    return strcmp(key, "manifest") == 0 || strncmp(key, "manifest-", 9) == 0;
+}
+
+char *big_data_file_name(const char *key, const char **why)
+{
+    *why = NULL;
+    if (key[0] == '\0') {
+        *why = "empty";
+        return NULL;
+    }
+    bool verbatim = true;
+    for (const char *p = key; *p; p++)
+        if (!(*p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')))
+            verbatim = false;
+    char *name;
+    if (verbatim) {
+        if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0 || strcmp(key, "images.json") == 0) {
+            *why = "reserved name";
+            return NULL;
+        }
+        name = strdup(key);
+    } else {
+        char *b64 = base64_encode(key, strlen(key));
+        if (b64 == NULL)
+            return NULL;
+        name = malloc(strlen(b64) + 2);
+        if (name != NULL) {
+            name[0] = '=';
+            strcpy(name + 1, b64);
+        }
+        free(b64);
+    }
+    if (name == NULL)
+        return NULL;
+    if (strchr(name, '/') != NULL) {
+        *why = "file name would contain '/'";
+    } else if (strlen(name) > 255) {
+        *why = "file name longer than 255 bytes";
+    }
+    if (*why != NULL) {
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+/* ---- lists ---- */
+
+int str_list_append(str_list *l, const char *s)
+{
+    char *copy = strdup(s);
+    char **items = copy ? realloc(l->items, (l->len + 1) * sizeof(char *)) : NULL;
+    if (items == NULL) {
+        free(copy);
+        return -1;
+    }
+    items[l->len++] = copy;
+    l->items = items;
+    return 0;
+}
+
+void str_list_remove_at(str_list *l, size_t i)
+{
+    free(l->items[i]);
+    memmove(&l->items[i], &l->items[i + 1], (l->len - i - 1) * sizeof(char *));
+    l->len--;
+}
+
+void str_list_free(str_list *l)
+{
+    for (size_t i = 0; i < l->len; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->len = 0;
+}
+
+bool str_list_contains(const str_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->len; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    return false;
+}
+
+static int str_list_copy(str_list *dst, const str_list *src)
+{
+    dst->items = NULL;
+    dst->len = 0;
+    for (size_t i = 0; i < src->len; i++)
+        if (str_list_append(dst, src->items[i]) != 0) {
+            str_list_free(dst);
+            return -1;
+        }
+    return 0;
+}
+
+/* ---- records ---- */
+
+image_record *record_new(void)
+{
+    image_record *r = calloc(1, sizeof(*r));
+    if (r != NULL)
+        r->size = -1;
+    return r;
+}
+
+void record_free(image_record *r)
+{
+    if (r == NULL)
+        return;
+    free(r->id);
+    free(r->digest);
+    str_list_free(&r->names);
+    str_list_free(&r->names_history);
+    str_list_free(&r->digests);
+    free(r->layer);
+    free(r->metadata);
+    for (size_t i = 0; i < r->big_data_len; i++) {
+        free(r->big_data[i].name);
+        free(r->big_data[i].digest);
+    }
+    free(r->big_data);
+    free(r->created);
+    free(r->loaded);
+    free(r->flags_json);
+    for (size_t i = 0; i < r->extra_len; i++) {
+        free(r->extra_keys[i]);
+        free(r->extra_values[i]);
+    }
+    free(r->extra_keys);
+    free(r->extra_values);
+    free(r);
+}
+
+/* strdup that keeps NULL; sets *failed on allocation failure. */
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *failed = true;
+    return d;
+}
+
+image_record *record_clone(const image_record *r)
+{
+    image_record *c = record_new();
+    if (c == NULL)
+        return NULL;
+    bool failed = false;
+    c->id = dup_or_null(r->id, &failed);
+    c->digest = dup_or_null(r->digest, &failed);
+    c->digest_explicit = r->digest_explicit;
+    c->layer = dup_or_null(r->layer, &failed);
+    c->metadata = dup_or_null(r->metadata, &failed);
+    c->created = dup_or_null(r->created, &failed);
+    c->loaded = dup_or_null(r->loaded, &failed);
+    c->flags_json = dup_or_null(r->flags_json, &failed);
+    c->size = r->size;
+    if (str_list_copy(&c->names, &r->names) || str_list_copy(&c->names_history, &r->names_history) ||
+        str_list_copy(&c->digests, &r->digests))
+        failed = true;
+    if (r->big_data_len > 0) {
+        c->big_data = calloc(r->big_data_len, sizeof(big_data_item));
+        if (c->big_data == NULL) {
+            failed = true;
+        } else {
+            c->big_data_len = r->big_data_len;
+            for (size_t i = 0; i < r->big_data_len; i++) {
+                c->big_data[i].name = dup_or_null(r->big_data[i].name, &failed);
+                c->big_data[i].digest = dup_or_null(r->big_data[i].digest, &failed);
+                c->big_data[i].size = r->big_data[i].size;
+            }
+        }
+    }
+    if (r->extra_len > 0) {
+        c->extra_keys = calloc(r->extra_len, sizeof(char *));
+        c->extra_values = calloc(r->extra_len, sizeof(char *));
+        if (c->extra_keys == NULL || c->extra_values == NULL) {
+            failed = true;
+        } else {
+            c->extra_len = r->extra_len;
+            for (size_t i = 0; i < r->extra_len; i++) {
+                c->extra_keys[i] = dup_or_null(r->extra_keys[i], &failed);
+                c->extra_values[i] = dup_or_null(r->extra_values[i], &failed);
+            }
+        }
+    }
+    if (failed) {
+        record_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+big_data_item *record_find_big_data(const image_record *r, const char *key)
+{
+    for (size_t i = 0; i < r->big_data_len; i++)
+        if (strcmp(r->big_data[i].name, key) == 0)
+            return &r->big_data[i];
+    return NULL;
+}
+
+bool record_has_name(const image_record *r, const char *name)
+{
+    return str_list_contains(&r->names, name);
+}
+
+int record_recompute_digests(image_record *r)
+{
+    str_list digests = {NULL, 0};
+    if (r->digest_explicit && r->digest != NULL && str_list_append(&digests, r->digest) != 0)
+        return -1;
+    for (size_t i = 0; i < r->big_data_len; i++) {
+        const big_data_item *b = &r->big_data[i];
+        if (b->digest == NULL || !record_is_manifest_key(b->name) ||
+            str_list_contains(&digests, b->digest))
+            continue;
+        if (str_list_append(&digests, b->digest) != 0) {
+            str_list_free(&digests);
+            return -1;
+        }
+    }
+    if (!r->digest_explicit) {
+        char *digest = NULL;
+        if (digests.len > 0 && (digest = strdup(digests.items[0])) == NULL) {
+            str_list_free(&digests);
+            return -1;
+        }
+        free(r->digest);
+        r->digest = digest;
+    }
+    str_list_free(&r->digests);
+    r->digests = digests;
+    return 0;
+}
+
+/* ---- JSON out ---- */
+
+#define GEN(call)                                                                                  \
+    do {                                                                                           \
+        if ((call) != yajl_gen_status_ok)                                                          \
+            goto fail;                                                                             \
+    } while (0)
+
+static yajl_gen_status gen_string(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* Writes a yajl tree value back as JSON; numbers keep their original text. */
+static yajl_gen_status gen_value(yajl_gen g, yajl_val v)
+{
+    yajl_gen_status st = yajl_gen_status_ok;
+    if (v == NULL || YAJL_IS_NULL(v))
+        return yajl_gen_null(g);
+    if (YAJL_IS_STRING(v))
+        return gen_string(g, v->u.string);
+    if (YAJL_IS_NUMBER(v))
+        return yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+    if (YAJL_IS_TRUE(v))
+        return yajl_gen_bool(g, 1);
+    if (YAJL_IS_FALSE(v))
+        return yajl_gen_bool(g, 0);
+    if (YAJL_IS_ARRAY(v)) {
+        if ((st = yajl_gen_array_open(g)) != yajl_gen_status_ok)
+            return st;
+        for (size_t i = 0; i < v->u.array.len; i++)
+            if ((st = gen_value(g, v->u.array.values[i])) != yajl_gen_status_ok)
+                return st;
+        return yajl_gen_array_close(g);
+    }
+    if ((st = yajl_gen_map_open(g)) != yajl_gen_status_ok)
+        return st;
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        if ((st = gen_string(g, v->u.object.keys[i])) != yajl_gen_status_ok ||
+            (st = gen_value(g, v->u.object.values[i])) != yajl_gen_status_ok)
+            return st;
+    }
+    return yajl_gen_map_close(g);
+}
+
+/* Copies the generator's buffer out; 0 or -1. */
+static int gen_take(yajl_gen g, char **out, size_t *len)
+{
+    const unsigned char *buf;
+    size_t n;
+    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok)
+        return -1;
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, buf, n);
+    copy[n] = '\0';
+    *out = copy;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+static char *value_to_json(yajl_val v)
+{
+    char *out = NULL;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g == NULL)
+        return NULL;
+    if (gen_value(g, v) != yajl_gen_status_ok || gen_take(g, &out, NULL) != 0)
+        out = NULL;
+    yajl_gen_free(g);
+    return out;
+}
+
+static yajl_gen_status gen_raw(yajl_gen g, const char *json)
+{
+    /* yajl_gen_number writes its text verbatim: the way to emit kept JSON. */
+    return yajl_gen_number(g, json, strlen(json));
+}
+
+static yajl_gen_status gen_list(yajl_gen g, const char *key, const str_list *l)
+{
+    yajl_gen_status st;
+    if (l->len == 0)
+        return yajl_gen_status_ok;
+    if ((st = gen_string(g, key)) != yajl_gen_status_ok || (st = yajl_gen_array_open(g)))
+        return st;
+    for (size_t i = 0; i < l->len; i++)
+        if ((st = gen_string(g, l->items[i])) != yajl_gen_status_ok)
+            return st;
+    return yajl_gen_array_close(g);
+}
+
+static yajl_gen_status gen_opt_string(yajl_gen g, const char *key, const char *value)
+{
+    yajl_gen_status st;
+    if (value == NULL)
+        return yajl_gen_status_ok;
+    if ((st = gen_string(g, key)) != yajl_gen_status_ok)
+        return st;
+    return gen_string(g, value);
+}
+
+int record_serialize(char **out, size_t *len, const image_record *r)
+{
+    int rc = -1;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g == NULL)
+        return -1;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_opt_string(g, "id", r->id));
+    GEN(gen_opt_string(g, "digest", r->digest));
+    GEN(gen_list(g, "names", &r->names));
+    GEN(gen_list(g, "names-history", &r->names_history));
+    GEN(gen_opt_string(g, "layer", r->layer));
+    GEN(gen_opt_string(g, "metadata", r->metadata));
+    if (r->big_data_len > 0) {
+        GEN(gen_string(g, "big-data-names"));
+        GEN(yajl_gen_array_open(g));
+        for (size_t i = 0; i < r->big_data_len; i++)
+            GEN(gen_string(g, r->big_data[i].name));
+        GEN(yajl_gen_array_close(g));
+        GEN(gen_string(g, "big-data-sizes"));
+        GEN(yajl_gen_map_open(g));
+        for (size_t i = 0; i < r->big_data_len; i++)
+            if (r->big_data[i].size >= 0) {
+                GEN(gen_string(g, r->big_data[i].name));
+                GEN(yajl_gen_integer(g, r->big_data[i].size));
+            }
+        GEN(yajl_gen_map_close(g));
+        GEN(gen_string(g, "big-data-digests"));
+        GEN(yajl_gen_map_open(g));
+        for (size_t i = 0; i < r->big_data_len; i++)
+            if (r->big_data[i].digest != NULL) {
+                GEN(gen_string(g, r->big_data[i].name));
+                GEN(gen_string(g, r->big_data[i].digest));
+            }
+        GEN(yajl_gen_map_close(g));
+    }
+    GEN(gen_opt_string(g, "created", r->created));
+    GEN(gen_opt_string(g, "loaded", r->loaded));
+    if (r->size >= 0) {
+        GEN(gen_string(g, "size"));
+        GEN(yajl_gen_integer(g, r->size));
+    }
+    if (r->flags_json != NULL) {
+        GEN(gen_string(g, "flags"));
+        GEN(gen_raw(g, r->flags_json));
+    }
+    for (size_t i = 0; i < r->extra_len; i++) {
+        GEN(gen_string(g, r->extra_keys[i]));
+        GEN(gen_raw(g, r->extra_values[i]));
+    }
+    GEN(yajl_gen_map_close(g));
+    rc = gen_take(g, out, len);
+fail:
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* ---- JSON in ---- */
+
+typedef struct parse_ctx {
+    char *why;
+    size_t why_len;
+} parse_ctx;
+
+static int bad(parse_ctx *c, const char *fmt, const char *what)
+{
+    snprintf(c->why, c->why_len, fmt, what);
+    return -1;
+}
+
+static int take_string(parse_ctx *c, yajl_val v, const char *key, char **out)
+{
+    if (!YAJL_IS_STRING(v))
+        return bad(c, "\"%s\" is not a string", key);
+    if ((*out = strdup(v->u.string)) == NULL)
+        return bad(c, "%s", "out of memory");
+    return 0;
+}
+
+static int take_list(parse_ctx *c, yajl_val v, const char *key, str_list *out, bool nonempty)
+{
+    if (YAJL_IS_NULL(v))
+        return 0;
+    if (!YAJL_IS_ARRAY(v))
+        return bad(c, "\"%s\" is not an array", key);
+    for (size_t i = 0; i < v->u.array.len; i++) {
+        yajl_val s = v->u.array.values[i];
+        if (!YAJL_IS_STRING(s))
+            return bad(c, "\"%s\" holds a value that is not a string", key);
+        if (nonempty && s->u.string[0] == '\0')
+            return bad(c, "\"%s\" holds an empty string", key);
+        if (str_list_contains(out, s->u.string))
+            continue;
+        if (str_list_append(out, s->u.string) != 0)
+            return bad(c, "%s", "out of memory");
+    }
+    return 0;
+}
+
+static yajl_val object_get(yajl_val obj, const char *key)
+{
+    for (size_t i = 0; i < obj->u.object.len; i++)
+        if (strcmp(obj->u.object.keys[i], key) == 0)
+            return obj->u.object.values[i];
+    return NULL;
+}
+
+static int take_big_data(parse_ctx *c, yajl_val root, image_record *r)
+{
+    yajl_val names = object_get(root, "big-data-names");
+    yajl_val sizes = object_get(root, "big-data-sizes");
+    yajl_val digests = object_get(root, "big-data-digests");
+    if (names == NULL || YAJL_IS_NULL(names))
+        return 0;
+    if (!YAJL_IS_ARRAY(names))
+        return bad(c, "\"%s\" is not an array", "big-data-names");
+    if (sizes != NULL && !YAJL_IS_NULL(sizes) && !YAJL_IS_OBJECT(sizes))
+        return bad(c, "\"%s\" is not an object", "big-data-sizes");
+    if (digests != NULL && !YAJL_IS_NULL(digests) && !YAJL_IS_OBJECT(digests))
+        return bad(c, "\"%s\" is not an object", "big-data-digests");
+    r->big_data = calloc(names->u.array.len + 1, sizeof(big_data_item));
+    if (r->big_data == NULL)
+        return bad(c, "%s", "out of memory");
+    for (size_t i = 0; i < names->u.array.len; i++) {
+        yajl_val n = names->u.array.values[i];
+        if (!YAJL_IS_STRING(n))
+            return bad(c, "\"%s\" holds a value that is not a string", "big-data-names");
+        const char *why;
+        char *file = big_data_file_name(n->u.string, &why);
+        if (file == NULL)
+            return bad(c, "unsafe big-data key: %s", why ? why : "out of memory");
+        free(file);
+        if (record_find_big_data(r, n->u.string) != NULL)
+            continue;
+        big_data_item *b = &r->big_data[r->big_data_len];
+        b->size = -1;
+        if ((b->name = strdup(n->u.string)) == NULL)
+            return bad(c, "%s", "out of memory");
+        r->big_data_len++;
+        yajl_val sz = YAJL_IS_OBJECT(sizes) ? object_get(sizes, n->u.string) : NULL;
+        if (sz != NULL) {
+            if (!YAJL_IS_INTEGER(sz) || YAJL_GET_INTEGER(sz) < 0)
+                return bad(c, "size of big-data item \"%s\" is not a non-negative integer",
+                           n->u.string);
+            b->size = YAJL_GET_INTEGER(sz);
+        }
+        yajl_val dg = YAJL_IS_OBJECT(digests) ? object_get(digests, n->u.string) : NULL;
+        if (dg != NULL && !YAJL_IS_NULL(dg)) {
+            if (!YAJL_IS_STRING(dg) || !digest_is_valid(dg->u.string))
+                return bad(c, "digest of big-data item \"%s\" is not a valid digest",
+                           n->u.string);
+            if ((b->digest = strdup(dg->u.string)) == NULL)
+                return bad(c, "%s", "out of memory");
+        }
+    }
+    return 0;
+}
+
+static bool is_known_key(const char *key)
+{
+    static const char *const known[] = {
+        "id", "digest", "names", "names-history", "layer", "metadata", "big-data-names",
+        "big-data-sizes", "big-data-digests", "created", "loaded", "Loaded", "size", "flags",
+        "digests"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(key, known[i]) == 0)
+            return true;
+    return false;
+}
+
+static int take_fields(parse_ctx *c, yajl_val root, image_record *r)
+{
+    yajl_val v;
+    if ((v = object_get(root, "id")) == NULL)
+        return bad(c, "%s", "no \"id\"");
+    if (!YAJL_IS_STRING(v) || !image_id_is_valid(v->u.string))
+        return bad(c, "%s", "\"id\" is not 64 lowercase hex characters");
+    if (take_string(c, v, "id", &r->id))
+        return -1;
+    if ((v = object_get(root, "digest")) != NULL && !YAJL_IS_NULL(v)) {
+        if (!YAJL_IS_STRING(v))
+            return bad(c, "\"%s\" is not a string", "digest");
+        if (v->u.string[0] != '\0') {
+            if (!digest_is_valid(v->u.string))
+                return bad(c, "\"digest\" is not a valid digest: %s", v->u.string);
+            if (take_string(c, v, "digest", &r->digest))
+                return -1;
+        }
+    }
+    if ((v = object_get(root, "names")) != NULL && take_list(c, v, "names", &r->names, true))
+        return -1;
+    if ((v = object_get(root, "names-history")) != NULL &&
+        take_list(c, v, "names-history", &r->names_history, false))
+        return -1;
+    static const struct {
+        const char *key;
+        size_t offset;
+    } strings[] = {{"layer", offsetof(image_record, layer)},
+                   {"metadata", offsetof(image_record, metadata)},
+                   {"created", offsetof(image_record, created)},
+                   {"loaded", offsetof(image_record, loaded)},
+                   {"Loaded", offsetof(image_record, loaded)}};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        char **slot = (char **)((char *)r + strings[i].offset);
+        if (*slot != NULL || (v = object_get(root, strings[i].key)) == NULL || YAJL_IS_NULL(v))
+            continue;
+        if (take_string(c, v, strings[i].key, slot))
+            return -1;
+    }
+    if ((v = object_get(root, "size")) != NULL && !YAJL_IS_NULL(v)) {
+        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
+            return bad(c, "\"%s\" is not a non-negative integer", "size");
+        r->size = YAJL_GET_INTEGER(v);
+    }
+    if ((v = object_get(root, "flags")) != NULL && !YAJL_IS_NULL(v)) {
+        if (!YAJL_IS_OBJECT(v))
+            return bad(c, "\"%s\" is not an object", "flags");
+        if ((r->flags_json = value_to_json(v)) == NULL)
+            return bad(c, "%s", "out of memory");
+    }
+    return take_big_data(c, root, r);
+}
+
+static int take_extras(parse_ctx *c, yajl_val root, image_record *r)
+{
+    size_t n = root->u.object.len;
+    r->extra_keys = calloc(n + 1, sizeof(char *));
+    r->extra_values = calloc(n + 1, sizeof(char *));
+    if (r->extra_keys == NULL || r->extra_values == NULL)
+        return bad(c, "%s", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *key = root->u.object.keys[i];
+        if (is_known_key(key))
+            continue;
+        r->extra_keys[r->extra_len] = strdup(key);
+        r->extra_values[r->extra_len] = value_to_json(root->u.object.values[i]);
+        r->extra_len++;
+        if (r->extra_keys[r->extra_len - 1] == NULL || r->extra_values[r->extra_len - 1] == NULL)
+            return bad(c, "%s", "out of memory");
+    }
+    if (r->extra_len == 0) {
+        free(r->extra_keys);
+        free(r->extra_values);
+        r->extra_keys = r->extra_values = NULL;
+    }
+    return 0;
+}
+
+int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len)
+{
+    parse_ctx c = {why, why_len};
+    char errbuf[256];
+    *out = NULL;
+    if (memchr(json, '\0', len) != NULL)
+        return bad(&c, "%s", "not JSON: contains a NUL byte");
+    yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
+    if (root == NULL) {
+        errbuf[strcspn(errbuf, "\n")] = '\0';
+        return bad(&c, "not JSON: %s", errbuf[0] ? errbuf : "parse error");
+    }
+    image_record *r = record_new();
+    int rc = -1;
+    if (r == NULL) {
+        bad(&c, "%s", "out of memory");
+    } else if (!YAJL_IS_OBJECT(root)) {
+        bad(&c, "%s", "not a JSON object");
+    } else if (take_fields(&c, root, r) == 0 && take_extras(&c, root, r) == 0) {
+        r->digest_explicit = r->digest != NULL;
+        for (size_t i = 0; r->digest != NULL && i < r->big_data_len; i++)
+            if (record_is_manifest_key(r->big_data[i].name) && r->big_data[i].digest != NULL &&
+                strcmp(r->big_data[i].digest, r->digest) == 0)
+                r->digest_explicit = false;
+        if (record_recompute_digests(r) == 0)
+            rc = 0;
+        else
+            bad(&c, "%s", "out of memory");
+    }
+    yajl_tree_free(root);
+    if (rc != 0) {
+        record_free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- public copies ---- */
+
+static int copy_list(char ***out, size_t *out_len, const str_list *l)
+{
+    *out = calloc(l->len + 1, sizeof(char *));
+    if (*out == NULL)
+        return -1;
+    *out_len = l->len; /* set first: a partial copy is freed by its length */
+    for (size_t i = 0; i < l->len; i++)
+        if (((*out)[i] = strdup(l->items[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+static int copy_flags(image_storage_images *out, const char *json)
+{
+    char errbuf[64];
+    yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return -1;
+    }
+    int rc = -1;
+    size_t n = root->u.object.len;
+    out->flags = calloc(n + 1, sizeof(image_flag));
+    if (out->flags == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val v = root->u.object.values[i];
+        image_flag *f = &out->flags[i];
+        out->flags_len = i + 1;
+        if ((f->key = strdup(root->u.object.keys[i])) == NULL)
+            goto out;
+        if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+            f->kind = IMAGE_FLAG_BOOL;
+            f->boolean = YAJL_IS_TRUE(v);
+            continue;
+        }
+        if (YAJL_IS_NULL(v)) {
+            f->kind = IMAGE_FLAG_NULL;
+            continue;
+        }
+        f->kind = YAJL_IS_STRING(v)   ? IMAGE_FLAG_STRING
+                  : YAJL_IS_NUMBER(v) ? IMAGE_FLAG_NUMBER
+                                      : IMAGE_FLAG_JSON;
+        f->text = YAJL_IS_STRING(v)   ? strdup(v->u.string)
+                  : YAJL_IS_NUMBER(v) ? strdup(v->u.number.r)
+                                      : value_to_json(v);
+        if (f->text == NULL)
+            goto out;
+    }
+    rc = 0;
+out:
+    yajl_tree_free(root);
+    return rc;
+}
+
+int record_to_public(image_storage_images *out, const image_record *r, bool read_only)
+{
+    bool failed = false;
+    memset(out, 0, sizeof(*out));
+    out->id = dup_or_null(r->id, &failed);
+    out->digest = dup_or_null(r->digest, &failed);
+    out->layer = dup_or_null(r->layer, &failed);
+    out->metadata = dup_or_null(r->metadata, &failed);
+    out->created = dup_or_null(r->created, &failed);
+    out->loaded = dup_or_null(r->loaded, &failed);
+    out->size = r->size;
+    out->read_only = read_only;
+    if (copy_list(&out->digests, &out->digests_len, &r->digests) ||
+        copy_list(&out->names, &out->names_len, &r->names) ||
+        copy_list(&out->names_history, &out->names_history_len, &r->names_history))
+        failed = true;
+    size_t n = r->big_data_len;
+    out->big_data_names = calloc(n + 1, sizeof(char *));
+    out->big_data_sizes = calloc(n + 1, sizeof(int64_t));
+    out->big_data_digests = calloc(n + 1, sizeof(char *));
+    if (out->big_data_names == NULL || out->big_data_sizes == NULL || out->big_data_digests == NULL) {
+        failed = true;
+    } else {
+        out->big_data_names_len = n;
+        for (size_t i = 0; i < n; i++) {
+            out->big_data_names[i] = dup_or_null(r->big_data[i].name, &failed);
+            out->big_data_sizes[i] = r->big_data[i].size;
+            out->big_data_digests[i] = dup_or_null(r->big_data[i].digest, &failed);
+        }
+    }
+    if (!failed && r->flags_json != NULL && copy_flags(out, r->flags_json) != 0)
+        failed = true;
+    if (failed) {
+        image_storage_images_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void image_storage_images_clear(image_storage_images *img)
+{
+    if (img == NULL)
+        return;
+    free(img->id);
+    free(img->digest);
+    free_strings(img->digests, img->digests_len);
+    free_strings(img->names, img->names_len);
+    free_strings(img->names_history, img->names_history_len);
+    free(img->layer);
+    free(img->metadata);
+    free_strings(img->big_data_names, img->big_data_names_len);
+    free(img->big_data_sizes);
+    free_strings(img->big_data_digests, img->big_data_names_len);
+    free(img->created);
+    free(img->loaded);
+    for (size_t i = 0; img->flags != NULL && i < img->flags_len; i++) {
+        free(img->flags[i].key);
+        free(img->flags[i].text);
+    }
+    free(img->flags);
+    memset(img, 0, sizeof(*img));
+    img->size = -1;
+}
+
+void image_storage_images_free(image_storage_images *images, size_t len)
+{
+    if (images == NULL)
+        return;
+    for (size_t i = 0; i < len; i++)
+        image_storage_images_clear(&images[i]);
+    free(images);
+}
+
+void image_store_strings_free(char **strings, size_t len)
+{
+    free_strings(strings, len);
+}

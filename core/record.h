@@ -1,0 +1,73 @@
+/*
+ * Record codec: one image record <-> the JSON of <dir>/<id>/images.json, in the
+ * format iSulad and containers/storage write. Unknown keys are kept as JSON
+ * text and written back unchanged.
+ */
+#ifndef IMAGE_RECORD_H
+#define IMAGE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_store.h"
+
+typedef struct str_list {
+    char **items;
+    size_t len;
+} str_list;
+
+typedef struct big_data_item {
+    char *name;
+    int64_t size;  /* -1 when not recorded */
+    char *digest;  /* NULL when not recorded */
+} big_data_item;
+
+typedef struct image_record {
+    char *id; /* first member: the sorted ID index reads it */
+    char *digest;
+    bool digest_explicit; /* given at create, not derived from a manifest */
+    str_list names;
+    str_list names_history;
+    str_list digests; /* derived: record_recompute_digests() */
+    char *layer;
+    char *metadata;
+    big_data_item *big_data;
+    size_t big_data_len;
+    char *created;
+    char *loaded;
+    int64_t size; /* -1 when absent */
+    char *flags_json; /* the "flags" object as JSON text, or NULL */
+    char **extra_keys; /* keys this version does not know, with their JSON */
+    char **extra_values;
+    size_t extra_len;
+} image_record;
+
+/* Parses and validates; on failure returns -1 and writes the reason to why. */
+int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len);
+/* Serializes to malloc'd JSON text; 0 or -1 (allocation failure). */
+int record_serialize(char **out, size_t *len, const image_record *r);
+image_record *record_new(void);
+void record_free(image_record *r);
+/* A deep copy, or NULL on allocation failure. */
+image_record *record_clone(const image_record *r);
+/* Rebuilds digests (and digest unless explicit); 0 or -1 (allocation). */
+int record_recompute_digests(image_record *r);
+int record_to_public(image_storage_images *out, const image_record *r, bool read_only);
+
+bool record_is_manifest_key(const char *key);
+big_data_item *record_find_big_data(const image_record *r, const char *key);
+bool record_has_name(const image_record *r, const char *name);
+
+/* List helpers; 0 or -1 (allocation). */
+int str_list_append(str_list *l, const char *s);
+void str_list_remove_at(str_list *l, size_t i);
+void str_list_free(str_list *l);
+bool str_list_contains(const str_list *l, const char *s);
+
+bool image_id_is_valid(const char *id);
+/* Big-data key -> file name (containers/storage's rule); NULL with *why set
+ * when the key is unsafe, or NULL with *why NULL on allocation failure. */
+char *big_data_file_name(const char *key, const char **why);
+
+#endif

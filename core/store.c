@@ -1,0 +1,1462 @@
+/*
+ * The store: in-memory records with their indexes, kept equal to the disk.
+ *
+ * Every mutation stages the changed records (clones), writes them through one
+ * fs transaction, and only after the commit succeeds swaps the clones into
+ * the indexes. Anything that fails before that point frees the clones, so
+ * memory and disk stay as they were.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "error.h"
+#include "fs.h"
+#include "image_store.h"
+#include "index.h"
+#include "record.h"
+
+#define RECORD_FILE "images.json"
+
+typedef struct digest_bucket {
+    char *digest; /* the map key, owned here */
+    size_t len, cap;
+    image_record **items;
+} digest_bucket;
+
+typedef struct image_index {
+    strmap by_id;     /* id -> record */
+    strmap by_name;   /* name -> record */
+    strmap by_digest; /* digest -> digest_bucket */
+    sorted_ids sorted; /* records by id, for prefixes and listing */
+} image_index;
+
+struct image_store_state {
+    char *dir;
+    int dirfd;
+    bool daemon;
+    bool readonly;
+    image_index index;
+    image_store_problem *problems;
+    size_t problems_len;
+    image_error err;
+};
+
+typedef struct image_store_state store_state;
+
+/* ---- indexes ---- */
+
+static void index_init(image_index *ix)
+{
+    strmap_init(&ix->by_id);
+    strmap_init(&ix->by_name);
+    strmap_init(&ix->by_digest);
+    sorted_ids_init(&ix->sorted);
+}
+
+static void index_free(image_index *ix, bool free_records)
+{
+    for (size_t i = 0; i < ix->by_digest.cap; i++) {
+        digest_bucket *b = ix->by_digest.slots[i].key ? ix->by_digest.slots[i].value : NULL;
+        if (b != NULL) {
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+    if (free_records)
+        for (size_t i = 0; i < ix->sorted.len; i++)
+            record_free(ix->sorted.items[i]);
+    strmap_free(&ix->by_id);
+    strmap_free(&ix->by_name);
+    strmap_free(&ix->by_digest);
+    sorted_ids_free(&ix->sorted);
+}
+
+/* Makes room so that index_add(r) cannot fail; 0 or -1 (allocation). */
+static int index_reserve(image_index *ix, const image_record *r)
+{
+    if (strmap_reserve(&ix->by_id, 1) || strmap_reserve(&ix->by_name, r->names.len) ||
+        strmap_reserve(&ix->by_digest, r->digests.len) || sorted_ids_reserve(&ix->sorted, 1))
+        return -1;
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        if (b == NULL) {
+            b = calloc(1, sizeof(*b));
+            if (b == NULL || (b->digest = strdup(r->digests.items[i])) == NULL) {
+                free(b);
+                return -1;
+            }
+            strmap_put(&ix->by_digest, b->digest, b); /* reserved above */
+        }
+        if (b->len == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 1;
+            image_record **items = realloc(b->items, cap * sizeof(*items));
+            if (items == NULL)
+                return -1;
+            b->items = items;
+            b->cap = cap;
+        }
+    }
+    return 0;
+}
+
+static void index_add(image_index *ix, image_record *r)
+{
+    strmap_put(&ix->by_id, r->id, r);
+    for (size_t i = 0; i < r->names.len; i++)
+        strmap_put(&ix->by_name, r->names.items[i], r);
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        b->items[b->len++] = r;
+    }
+    sorted_ids_insert(&ix->sorted, r, r->id);
+}
+
+static void index_remove(image_index *ix, image_record *r, bool prune)
+{
+    if (strmap_get(&ix->by_id, r->id) == r)
+        strmap_remove(&ix->by_id, r->id);
+    for (size_t i = 0; i < r->names.len; i++)
+        if (strmap_get(&ix->by_name, r->names.items[i]) == r)
+            strmap_remove(&ix->by_name, r->names.items[i]);
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        for (size_t j = 0; b != NULL && j < b->len; j++)
+            if (b->items[j] == r) {
+                memmove(&b->items[j], &b->items[j + 1], (b->len - j - 1) * sizeof(*b->items));
+                b->len--;
+                break;
+            }
+        if (prune && b != NULL && b->len == 0) {
+            strmap_remove(&ix->by_digest, b->digest);
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+    sorted_ids_remove(&ix->sorted, r->id);
+}
+
+/* Frees the digest buckets of r's digests that no record uses any more. */
+static void index_prune(image_index *ix, const image_record *r)
+{
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        if (b != NULL && b->len == 0) {
+            strmap_remove(&ix->by_digest, b->digest);
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+}
+
+/* ---- errors and references ---- */
+
+static store_state *state_of(const image_store_t *st)
+{
+    return st != NULL ? st->state : NULL;
+}
+
+static int oom(store_state *s)
+{
+    return error_sys(&s->err, ENOMEM, "malloc", s->dir);
+}
+
+static int refuse_readonly(store_state *s, const char *op)
+{
+    if (!s->readonly)
+        return 0;
+    return error_set(&s->err, IMAGE_STORE_EREADONLY, "store is read-only: cannot %s", op);
+}
+
+/* The repository part of a name: without "@digest" and without ":tag". */
+static size_t repository_length(const char *name)
+{
+    size_t n = strcspn(name, "@");
+    const char *colon = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == ':')
+            colon = name + i;
+        else if (name[i] == '/')
+            colon = NULL;
+    return colon ? (size_t)(colon - name) : n;
+}
+
+static int resolve_repo_digest(store_state *s, const char *ref, const char *at, image_record **out)
+{
+    const char *digest = at + 1;
+    size_t repo_len = (size_t)(at - ref);
+    digest_bucket *b = digest_is_valid(digest) ? strmap_get(&s->index.by_digest, digest) : NULL;
+    image_record *found = NULL;
+    size_t matches = 0;
+    for (size_t i = 0; b != NULL && i < b->len; i++) {
+        image_record *r = b->items[i];
+        for (size_t j = 0; j < r->names.len; j++) {
+            const char *name = r->names.items[j];
+            if (repository_length(name) == repo_len && strncmp(name, ref, repo_len) == 0) {
+                if (found != r)
+                    matches++;
+                found = r;
+                break;
+            }
+        }
+    }
+    if (matches > 1)
+        return error_set(&s->err, IMAGE_STORE_EAMBIGUOUS,
+                         "image reference \"%s\" is ambiguous: matches %zu images", ref, matches);
+    *out = found;
+    return 0;
+}
+
+/* Resolves a reference: full ID, name, repo@digest, then unique ID prefix. */
+static int resolve(store_state *s, const char *ref, image_record **out)
+{
+    image_record *r;
+    *out = NULL;
+    if (ref == NULL)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid image reference: NULL");
+    if ((r = strmap_get(&s->index.by_id, ref)) != NULL ||
+        (r = strmap_get(&s->index.by_name, ref)) != NULL) {
+        *out = r;
+        return 0;
+    }
+    const char *at = strrchr(ref, '@');
+    if (at != NULL && at != ref) {
+        int rc = resolve_repo_digest(s, ref, at, &r);
+        if (rc != 0)
+            return rc;
+        if (r != NULL) {
+            *out = r;
+            return 0;
+        }
+    }
+    size_t len = strlen(ref);
+    if (len < 64 && is_lower_hex(ref, 0)) {
+        size_t first, count = sorted_ids_prefix(&s->index.sorted, ref, &first);
+        if (count > 1)
+            return error_set(&s->err, IMAGE_STORE_EAMBIGUOUS,
+                             "image reference \"%s\" is ambiguous: matches %zu images", ref,
+                             count);
+        if (count == 1) {
+            *out = s->index.sorted.items[first];
+            return 0;
+        }
+    }
+    return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image not found: \"%s\"", ref);
+}
+
+/* ---- validation ---- */
+
+static int check_name(store_state *s, const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid name \"\": empty");
+    return 0;
+}
+
+static int check_time(store_state *s, timestamp t)
+{
+    /* 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z: what RFC 3339 can write. */
+    if (t.seconds < -62167219200LL || t.seconds > 253402300799LL || t.nanos < 0 ||
+        t.nanos > 999999999)
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "invalid time %" PRId64 ".%09d: outside the years 0000 to 9999",
+                         t.seconds, (int)t.nanos);
+    return 0;
+}
+
+static char *format_time(timestamp t)
+{
+    char buf[40];
+    timestamp_format(t, buf);
+    return strdup(buf);
+}
+
+/* Names deduplicated in order, each checked. */
+static int collect_names(store_state *s, const char **names, size_t len, str_list *out)
+{
+    out->items = NULL;
+    out->len = 0;
+    if (len > 0 && names == NULL)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid names: NULL list");
+    for (size_t i = 0; i < len; i++) {
+        int rc = check_name(s, names[i]);
+        if (rc == 0 && !str_list_contains(out, names[i]) && str_list_append(out, names[i]) != 0)
+            rc = oom(s);
+        if (rc != 0) {
+            str_list_free(out);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* history = names, then the old history, deduplicated (containers/storage). */
+static int prepend_history(image_record *r, const str_list *names)
+{
+    str_list merged = {NULL, 0};
+    for (size_t pass = 0; pass < 2; pass++) {
+        const str_list *src = pass == 0 ? names : &r->names_history;
+        for (size_t i = 0; i < src->len; i++)
+            if (!str_list_contains(&merged, src->items[i]) &&
+                str_list_append(&merged, src->items[i]) != 0) {
+                str_list_free(&merged);
+                return -1;
+            }
+    }
+    str_list_free(&r->names_history);
+    r->names_history = merged;
+    return 0;
+}
+
+/* ---- change sets: stage, commit, publish ---- */
+
+typedef struct change {
+    image_record *old;   /* NULL for a new image */
+    image_record *next;  /* the staged replacement (owned until published) */
+    int dirfd;           /* the image directory, while staging */
+    bool owns_dirfd;     /* false when the fs transaction owns it */
+} change;
+
+typedef struct changeset {
+    change items[8];
+    change *more; /* when items is not enough */
+    size_t len, cap;
+    fs_txn txn;
+} changeset;
+
+static void changeset_init(changeset *cs)
+{
+    memset(cs, 0, sizeof(*cs));
+    cs->cap = sizeof(cs->items) / sizeof(cs->items[0]);
+    fs_txn_init(&cs->txn);
+}
+
+static change *changeset_at(changeset *cs, size_t i)
+{
+    return i < 8 ? &cs->items[i] : &cs->more[i - 8];
+}
+
+/* The change for old (existing or new), with a clone to edit; NULL on OOM. */
+static change *changeset_edit(store_state *s, changeset *cs, image_record *old)
+{
+    for (size_t i = 0; i < cs->len; i++)
+        if (changeset_at(cs, i)->old == old && old != NULL)
+            return changeset_at(cs, i);
+    if (cs->len == cs->cap) {
+        size_t more = cs->cap * 2 - 8;
+        change *grown = realloc(cs->more, more * sizeof(change));
+        if (grown == NULL) {
+            oom(s);
+            return NULL;
+        }
+        cs->more = grown;
+        cs->cap = more + 8;
+    }
+    image_record *next = old ? record_clone(old) : record_new();
+    if (next == NULL) {
+        oom(s);
+        return NULL;
+    }
+    change *c = changeset_at(cs, cs->len++);
+    c->old = old;
+    c->next = next;
+    c->dirfd = -1;
+    c->owns_dirfd = false;
+    return c;
+}
+
+static void changeset_free(changeset *cs)
+{
+    fs_txn_free(&cs->txn);
+    for (size_t i = 0; i < cs->len; i++) {
+        change *c = changeset_at(cs, i);
+        record_free(c->next);
+        if (c->dirfd >= 0 && c->owns_dirfd)
+            close(c->dirfd);
+    }
+    free(cs->more);
+}
+
+static char *image_dir_path(const store_state *s, const char *id)
+{
+    return fs_join(s->dir, id);
+}
+
+/* Opens (or, for a new image, stages) the image directory of c. */
+static int change_open_dir(store_state *s, changeset *cs, change *c)
+{
+    if (c->dirfd >= 0)
+        return 0;
+    if (c->old == NULL) {
+        int fd, rc = fs_txn_stage_dir(&cs->txn, s->dirfd, s->dir, c->next->id, &fd, &s->err);
+        if (rc != 0)
+            return rc;
+        c->dirfd = fd; /* the transaction owns it */
+        return 0;
+    }
+    c->dirfd = openat(s->dirfd, c->old->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    c->owns_dirfd = true;
+    if (c->dirfd < 0) {
+        char *path = image_dir_path(s, c->next->id);
+        error_sys(&s->err, errno, "open", path ? path : s->dir);
+        free(path);
+        return IMAGE_STORE_ESYS;
+    }
+    return 0;
+}
+
+static int change_stage_file(store_state *s, changeset *cs, change *c, const char *name,
+                             const void *data, size_t len)
+{
+    int rc = change_open_dir(s, cs, c);
+    if (rc != 0)
+        return rc;
+    char *path = image_dir_path(s, c->next->id);
+    if (path == NULL)
+        return oom(s);
+    rc = fs_txn_stage_file(&cs->txn, c->dirfd, path, name, data, len, &s->err);
+    free(path);
+    return rc;
+}
+
+/* Writes every staged record, commits, then swaps the records into memory. */
+static int changeset_apply(store_state *s, changeset *cs)
+{
+    int rc;
+    /* Last edited first: images that lose a name are written before the one
+     * that gains it, so a crash between the two never leaves a name twice. */
+    for (size_t i = cs->len; i-- > 0;) {
+        change *c = changeset_at(cs, i);
+        char *json;
+        size_t len;
+        if (record_recompute_digests(c->next) != 0 || record_serialize(&json, &len, c->next) != 0)
+            return oom(s);
+        rc = change_stage_file(s, cs, c, RECORD_FILE, json, len);
+        free(json);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < cs->len; i++)
+        if (index_reserve(&s->index, changeset_at(cs, i)->next) != 0)
+            return oom(s);
+    if ((rc = fs_txn_commit(&cs->txn, &s->err)) != 0)
+        return rc;
+    /* Published: nothing below can fail (index_reserve made the room). */
+    for (size_t i = 0; i < cs->len; i++)
+        if (changeset_at(cs, i)->old != NULL)
+            index_remove(&s->index, changeset_at(cs, i)->old, false);
+    for (size_t i = 0; i < cs->len; i++)
+        index_add(&s->index, changeset_at(cs, i)->next);
+    for (size_t i = 0; i < cs->len; i++) {
+        change *c = changeset_at(cs, i);
+        if (c->old != NULL)
+            index_prune(&s->index, c->old);
+        record_free(c->old);
+        c->old = NULL;
+        c->next = NULL;
+    }
+    return 0;
+}
+
+/* Moves names to r's change, taking each from its current owner (who is
+ * staged and saved too). */
+static int steal_names(store_state *s, changeset *cs, change *owner, const str_list *names)
+{
+    for (size_t i = 0; i < names->len; i++) {
+        image_record *holder = strmap_get(&s->index.by_name, names->items[i]);
+        if (holder == NULL || holder == owner->old)
+            continue;
+        change *victim = changeset_edit(s, cs, holder);
+        if (victim == NULL)
+            return IMAGE_STORE_ESYS;
+        for (size_t j = 0; j < victim->next->names.len; j++)
+            if (strcmp(victim->next->names.items[j], names->items[i]) == 0) {
+                str_list_remove_at(&victim->next->names, j);
+                break;
+            }
+    }
+    return 0;
+}
+
+/* ---- operations ---- */
+
+static int random_id(store_state *s, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[32];
+    do {
+        if (fs_random_bytes(r, sizeof(r)) != 0)
+            return error_sys(&s->err, errno, "getrandom", s->dir);
+        for (int i = 0; i < 32; i++) {
+            out[2 * i] = hex[r[i] >> 4];
+            out[2 * i + 1] = hex[r[i] & 15];
+        }
+        out[64] = '\0';
+    } while (strmap_get(&s->index.by_id, out) != NULL);
+    return 0;
+}
+
+static int do_create(store_state *s, const char *id, const char **names, size_t names_len,
+                     const char *layer, const char *metadata, timestamp time,
+                     const char *digest, image_storage_images *out)
+{
+    char generated[65];
+    int rc;
+    if ((rc = refuse_readonly(s, "create")) != 0)
+        return rc;
+    if (id == NULL || id[0] == '\0') {
+        if ((rc = random_id(s, generated)) != 0)
+            return rc;
+        id = generated;
+    } else if (!image_id_is_valid(id)) {
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "invalid image ID \"%s\": want 64 lowercase hex characters", id);
+    }
+    struct stat st;
+    if (strmap_get(&s->index.by_id, id) != NULL ||
+        fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return error_set(&s->err, IMAGE_STORE_EEXIST, "image ID %s is already in use", id);
+    if (digest != NULL && digest[0] != '\0' && !digest_is_valid(digest))
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
+                         "sha512:<128 hex>",
+                         digest);
+    if (time.seconds == 0 && time.nanos == 0)
+        time = timestamp_now();
+    if ((rc = check_time(s, time)) != 0)
+        return rc;
+    str_list unique;
+    if ((rc = collect_names(s, names, names_len, &unique)) != 0)
+        return rc;
+    for (size_t i = 0; i < unique.len; i++) {
+        image_record *holder = strmap_get(&s->index.by_name, unique.items[i]);
+        if (holder != NULL) {
+            rc = error_set(&s->err, IMAGE_STORE_ENAMEINUSE, "name \"%s\" is already used by image %s",
+                           unique.items[i], holder->id);
+            str_list_free(&unique);
+            return rc;
+        }
+    }
+
+    changeset cs;
+    changeset_init(&cs);
+    change *c = changeset_edit(s, &cs, NULL);
+    if (c == NULL) {
+        rc = IMAGE_STORE_ESYS;
+        goto out;
+    }
+    image_record *r = c->next;
+    bool failed = false;
+    r->id = strdup(id);
+    r->names = unique;
+    unique.items = NULL;
+    unique.len = 0;
+    r->layer = layer && layer[0] ? strdup(layer) : NULL;
+    r->metadata = metadata ? strdup(metadata) : NULL;
+    r->digest = digest && digest[0] ? strdup(digest) : NULL;
+    r->digest_explicit = r->digest != NULL;
+    r->created = format_time(time);
+    r->loaded = format_time(timestamp_now());
+    failed = r->id == NULL || (layer && layer[0] && r->layer == NULL) ||
+             (metadata && r->metadata == NULL) || (r->digest_explicit && r->digest == NULL) ||
+             r->created == NULL || r->loaded == NULL || prepend_history(r, &r->names) != 0 ||
+             record_recompute_digests(r) != 0;
+    if (failed) {
+        rc = oom(s);
+        goto out;
+    }
+    if (out != NULL && record_to_public(out, r, s->readonly) != 0) {
+        rc = oom(s);
+        goto out;
+    }
+    rc = changeset_apply(s, &cs);
+    if (rc != 0 && out != NULL)
+        image_storage_images_clear(out);
+out:
+    str_list_free(&unique);
+    changeset_free(&cs);
+    return rc;
+}
+
+/* set_names (replace) and add_name (append) share this. */
+static int do_set_names(store_state *s, const char *ref, const char **names, size_t names_len,
+                        bool append, const char *op)
+{
+    int rc;
+    image_record *r;
+    str_list unique;
+    if ((rc = refuse_readonly(s, op)) != 0 || (rc = resolve(s, ref, &r)) != 0)
+        return rc;
+    if ((rc = collect_names(s, names, names_len, &unique)) != 0)
+        return rc;
+    if (append) {
+        bool all_held = true;
+        for (size_t i = 0; i < unique.len; i++)
+            all_held = all_held && record_has_name(r, unique.items[i]);
+        if (all_held) { /* nothing to do: no write */
+            str_list_free(&unique);
+            return 0;
+        }
+    }
+    changeset cs;
+    changeset_init(&cs);
+    change *c = changeset_edit(s, &cs, r);
+    if (c == NULL) {
+        rc = IMAGE_STORE_ESYS;
+        goto out;
+    }
+    if ((rc = steal_names(s, &cs, c, &unique)) != 0)
+        goto out;
+    if (append) {
+        for (size_t i = 0; i < unique.len; i++)
+            if (!record_has_name(c->next, unique.items[i]) &&
+                str_list_append(&c->next->names, unique.items[i]) != 0) {
+                rc = oom(s);
+                goto out;
+            }
+    } else {
+        str_list_free(&c->next->names);
+        c->next->names = unique;
+        unique.items = NULL;
+        unique.len = 0;
+    }
+    if (prepend_history(c->next, append ? &unique : &c->next->names) != 0) {
+        rc = oom(s);
+        goto out;
+    }
+    rc = changeset_apply(s, &cs);
+out:
+    str_list_free(&unique);
+    changeset_free(&cs);
+    return rc;
+}
+
+static int do_remove_name(store_state *s, const char *ref, const char *name)
+{
+    int rc;
+    image_record *r;
+    if ((rc = refuse_readonly(s, "remove_name")) != 0 || (rc = resolve(s, ref, &r)) != 0 ||
+        (rc = check_name(s, name)) != 0)
+        return rc;
+    if (!record_has_name(r, name))
+        return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no name \"%s\"", r->id,
+                         name);
+    changeset cs;
+    changeset_init(&cs);
+    change *c = changeset_edit(s, &cs, r);
+    if (c == NULL) {
+        rc = IMAGE_STORE_ESYS;
+    } else {
+        for (size_t i = 0; i < c->next->names.len; i++)
+            if (strcmp(c->next->names.items[i], name) == 0) {
+                str_list_remove_at(&c->next->names, i);
+                break;
+            }
+        rc = changeset_apply(s, &cs);
+    }
+    changeset_free(&cs);
+    return rc;
+}
+
+/* Fields edited by the simple setters. */
+typedef enum { FIELD_LOADED, FIELD_METADATA, FIELD_SIZE } field;
+
+static int do_set_field(store_state *s, const char *ref, field which, const char *text,
+                        int64_t number, const char *op)
+{
+    int rc;
+    image_record *r;
+    if ((rc = refuse_readonly(s, op)) != 0 || (rc = resolve(s, ref, &r)) != 0)
+        return rc;
+    char *copy = NULL;
+    if (text != NULL && (copy = strdup(text)) == NULL)
+        return oom(s);
+    changeset cs;
+    changeset_init(&cs);
+    change *c = changeset_edit(s, &cs, r);
+    if (c == NULL) {
+        free(copy);
+        rc = IMAGE_STORE_ESYS;
+        goto out;
+    }
+    switch (which) {
+    case FIELD_LOADED:
+        free(c->next->loaded);
+        c->next->loaded = copy;
+        break;
+    case FIELD_METADATA:
+        free(c->next->metadata);
+        c->next->metadata = copy;
+        break;
+    case FIELD_SIZE:
+        c->next->size = number;
+        break;
+    }
+    rc = changeset_apply(s, &cs);
+out:
+    changeset_free(&cs);
+    return rc;
+}
+
+static int check_key(store_state *s, const char *key, char **file)
+{
+    const char *why = NULL;
+    if (key == NULL)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key: NULL");
+    if ((*file = big_data_file_name(key, &why)) != NULL)
+        return 0;
+    if (why == NULL)
+        return oom(s);
+    return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key \"%s\": %s", key, why);
+}
+
+static int do_set_big_data(store_state *s, const char *ref, const char *key, const void *data,
+                           size_t len)
+{
+    int rc;
+    image_record *r;
+    char *file = NULL, digest[72];
+    if ((rc = refuse_readonly(s, "set_big_data")) != 0 || (rc = resolve(s, ref, &r)) != 0 ||
+        (rc = check_key(s, key, &file)) != 0)
+        return rc;
+    if (data == NULL && len > 0) {
+        free(file);
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big data: NULL");
+    }
+    if (digest_sha256(digest, data ? data : "", len) != 0) {
+        free(file);
+        return error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
+    }
+    changeset cs;
+    changeset_init(&cs);
+    change *c = changeset_edit(s, &cs, r);
+    if (c == NULL) {
+        rc = IMAGE_STORE_ESYS;
+        goto out;
+    }
+    big_data_item *item = record_find_big_data(c->next, key);
+    if (item == NULL) {
+        big_data_item *grown =
+            realloc(c->next->big_data, (c->next->big_data_len + 1) * sizeof(big_data_item));
+        if (grown == NULL) {
+            rc = oom(s);
+            goto out;
+        }
+        c->next->big_data = grown;
+        item = &grown[c->next->big_data_len];
+        memset(item, 0, sizeof(*item));
+        if ((item->name = strdup(key)) == NULL) {
+            rc = oom(s);
+            goto out;
+        }
+        c->next->big_data_len++;
+    }
+    free(item->digest);
+    if ((item->digest = strdup(digest)) == NULL) {
+        rc = oom(s);
+        goto out;
+    }
+    item->size = (int64_t)len;
+    if ((rc = change_stage_file(s, &cs, c, file, data ? data : "", len)) != 0)
+        goto out;
+    rc = changeset_apply(s, &cs);
+out:
+    changeset_free(&cs);
+    free(file);
+    return rc;
+}
+
+static int do_delete(store_state *s, const char *ref)
+{
+    int rc;
+    image_record *r;
+    if ((rc = refuse_readonly(s, "delete")) != 0 || (rc = resolve(s, ref, &r)) != 0)
+        return rc;
+    if ((rc = fs_remove_dir(s->dirfd, s->dir, r->id, &s->err)) != 0 &&
+        s->err.sys_errno != ENOENT) /* already gone from disk: forget it too */
+        return rc;
+    error_clear(&s->err);
+    index_remove(&s->index, r, true);
+    record_free(r);
+    return 0;
+}
+
+static int do_wipe(store_state *s)
+{
+    int rc;
+    if ((rc = refuse_readonly(s, "wipe")) != 0)
+        return rc;
+    while (s->index.sorted.len > 0) {
+        image_record *r = s->index.sorted.items[s->index.sorted.len - 1];
+        if ((rc = fs_remove_dir(s->dirfd, s->dir, r->id, &s->err)) != 0 &&
+            s->err.sys_errno != ENOENT)
+            return rc; /* the images before this one are gone, the rest stay */
+        error_clear(&s->err);
+        index_remove(&s->index, r, true);
+        record_free(r);
+    }
+    return 0;
+}
+
+static int do_save(store_state *s)
+{
+    int rc;
+    if ((rc = refuse_readonly(s, "save")) != 0)
+        return rc;
+    for (size_t i = 0; i < s->index.sorted.len; i++) {
+        image_record *r = s->index.sorted.items[i];
+        changeset cs;
+        changeset_init(&cs);
+        rc = changeset_edit(s, &cs, r) ? changeset_apply(s, &cs) : IMAGE_STORE_ESYS;
+        changeset_free(&cs);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- loading ---- */
+
+typedef struct loaded_state {
+    image_index index;
+    image_store_problem *problems;
+    size_t problems_len, problems_cap;
+} loaded_state;
+
+static int add_problem(loaded_state *ls, const char *path, const char *fmt, const char *a,
+                       const char *b)
+{
+    if (ls->problems_len == ls->problems_cap) {
+        size_t cap = ls->problems_cap ? ls->problems_cap * 2 : 4;
+        image_store_problem *grown = realloc(ls->problems, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        ls->problems = grown;
+        ls->problems_cap = cap;
+    }
+    char text[1200];
+    snprintf(text, sizeof(text), fmt, a, b ? b : "");
+    image_store_problem *p = &ls->problems[ls->problems_len];
+    p->path = strdup(path);
+    p->problem = strdup(text);
+    if (p->path == NULL || p->problem == NULL) {
+        free(p->path);
+        free(p->problem);
+        return -1;
+    }
+    ls->problems_len++;
+    return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads and checks one image directory; a bad record becomes a problem. */
+static int load_one(store_state *s, loaded_state *ls, const char *name)
+{
+    char *dirpath = fs_join(s->dir, name), *path = dirpath ? fs_join(dirpath, RECORD_FILE) : NULL;
+    char *json = NULL, why[512];
+    size_t len;
+    int rc = 0, fd = -1;
+    image_record *r = NULL;
+    image_error err;
+    if (path == NULL) {
+        rc = -1;
+        goto out;
+    }
+    fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOTDIR && errno != ELOOP) /* plain files such as images.lock are not ours */
+            rc = add_problem(ls, dirpath, "cannot open image directory: %s%s", strerror(errno), NULL);
+        goto out;
+    }
+    if (!image_id_is_valid(name)) {
+        rc = add_problem(ls, dirpath, "not an image directory: the name is not a 64-hex ID%s%s", "",
+                         NULL);
+        goto out;
+    }
+    if (fs_read_file_at(fd, dirpath, RECORD_FILE, &json, &len, &err) != 0) {
+        rc = add_problem(ls, path, "cannot read the record: %s%s", err.message, NULL);
+        goto out;
+    }
+    if (record_parse(&r, json, len, why, sizeof(why)) != 0) {
+        rc = add_problem(ls, path, "%s%s", why, NULL);
+        goto out;
+    }
+    if (strcmp(r->id, name) != 0) {
+        rc = add_problem(ls, path, "record id %s does not match its directory %s", r->id, name);
+        goto out;
+    }
+    for (size_t i = 0; i < r->names.len;) {
+        image_record *holder = strmap_get(&ls->index.by_name, r->names.items[i]);
+        if (holder == NULL) {
+            i++;
+            continue;
+        }
+        char msg[300];
+        snprintf(msg, sizeof(msg), "name \"%s\" is also held by image %s; ignored here",
+                 r->names.items[i], holder->id);
+        if ((rc = add_problem(ls, path, "%s%s", msg, NULL)) != 0)
+            goto out;
+        str_list_remove_at(&r->names, i);
+    }
+    if (index_reserve(&ls->index, r) != 0) {
+        rc = -1;
+        goto out;
+    }
+    index_add(&ls->index, r);
+    r = NULL;
+out:
+    if (fd >= 0)
+        close(fd);
+    record_free(r);
+    free(json);
+    free(path);
+    free(dirpath);
+    return rc;
+}
+
+static void loaded_free(loaded_state *ls)
+{
+    index_free(&ls->index, true);
+    image_store_problems_free(ls->problems, ls->problems_len);
+}
+
+/* Builds a fresh index from the disk; replaces s's only on success. */
+static int load_all(store_state *s)
+{
+    loaded_state ls;
+    memset(&ls, 0, sizeof(ls));
+    index_init(&ls.index);
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return error_sys(&s->err, saved, "opendir", s->dir);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
+        if (e->d_name[0] == '.') /* ".", "..", and our own temp entries */
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(names, cap * sizeof(char *));
+            if (grown == NULL) {
+                rc = oom(s);
+                break;
+            }
+            names = grown;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL) {
+            rc = oom(s);
+            break;
+        }
+        n++;
+    }
+    if (rc == 0 && errno != 0)
+        rc = error_sys(&s->err, errno, "readdir", s->dir);
+    closedir(d);
+    if (rc == 0) {
+        if (n > 1)
+            qsort(names, n, sizeof(char *), compare_names);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (load_one(s, &ls, names[i]) != 0)
+                rc = oom(s);
+    }
+    image_store_strings_free(names, n);
+    if (rc != 0) {
+        loaded_free(&ls);
+        return rc;
+    }
+    index_free(&s->index, true);
+    image_store_problems_free(s->problems, s->problems_len);
+    s->index = ls.index;
+    s->problems = ls.problems;
+    s->problems_len = ls.problems_len;
+    return 0;
+}
+
+/* ---- the seed interface ---- */
+
+#define STATE_OR_FAIL(st)                                                                          \
+    store_state *s = state_of(st);                                                                 \
+    if (s == NULL || s->dirfd < 0)                                                                 \
+        return -1;                                                                                 \
+    error_clear(&s->err)
+
+static int result(int rc)
+{
+    return rc == 0 ? 0 : -1;
+}
+
+static int m_create(const char *id, const char **names, size_t names_len, const char *layer,
+                    const char *metadata, timestamp time, const char *searchable_digest,
+                    image_store_t *st, image_storage_images *image)
+{
+    STATE_OR_FAIL(st);
+    return result(do_create(s, id, names, names_len, layer, metadata, time, searchable_digest,
+                            image));
+}
+
+static int m_set_names(const char *id, const char **names, size_t names_len, image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_set_names(s, id, names, names_len, false, "set_names"));
+}
+
+static int m_add_name(const char *id, const char *name, image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_set_names(s, id, &name, 1, true, "add_name"));
+}
+
+static int m_remove_name(const char *id, const char *name, image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_remove_name(s, id, name));
+}
+
+static int m_delete(const char *id, image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_delete(s, id));
+}
+
+static int m_wipe(image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_wipe(s));
+}
+
+static int m_set_loaded_time(const char *id, timestamp loaded, image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    int rc = check_time(s, loaded);
+    char *text = rc == 0 ? format_time(loaded) : NULL;
+    if (rc == 0 && text == NULL)
+        rc = oom(s);
+    if (rc == 0)
+        rc = do_set_field(s, id, FIELD_LOADED, text, 0, "set_loaded_time");
+    free(text);
+    return result(rc);
+}
+
+static int m_save(const image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    return result(do_save(s));
+}
+
+static int m_set_metadata(image_store_t *st, const char *id, const char *metadata)
+{
+    STATE_OR_FAIL(st);
+    return result(do_set_field(s, id, FIELD_METADATA, metadata, 0, "set_metadata"));
+}
+
+static int m_set_size(image_store_t *st, const char *id, int64_t size)
+{
+    STATE_OR_FAIL(st);
+    int rc = refuse_readonly(s, "set_size");
+    if (rc == 0 && size < 0)
+        rc = error_set(&s->err, IMAGE_STORE_EINVAL, "invalid size %" PRId64 ": must not be negative",
+                       size);
+    if (rc == 0)
+        rc = do_set_field(s, id, FIELD_SIZE, NULL, size, "set_size");
+    return result(rc);
+}
+
+static int m_set_big_data_len(image_store_t *st, const char *id, const char *key,
+                              const void *data, size_t len)
+{
+    STATE_OR_FAIL(st);
+    return result(do_set_big_data(s, id, key, data, len));
+}
+
+static int m_set_big_data(image_store_t *st, const char *id, const char *key, const char *data)
+{
+    return m_set_big_data_len(st, id, key, data, data ? strlen(data) : 0);
+}
+
+static bool m_exists(const char *id, const image_store_t *st)
+{
+    store_state *s = state_of(st);
+    image_record *r;
+    if (s == NULL || s->dirfd < 0)
+        return false;
+    error_clear(&s->err);
+    return resolve(s, id, &r) == 0;
+}
+
+static int m_get(const char *id, const image_store_t *st, image_storage_images *image)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    int rc = resolve(s, id, &r);
+    if (rc == 0 && record_to_public(image, r, s->readonly) != 0)
+        rc = oom(s);
+    return result(rc);
+}
+
+static int m_lookup(const char *name, const image_store_t *st, char **id)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    int rc = resolve(s, name, &r);
+    if (rc == 0 && (*id = strdup(r->id)) == NULL)
+        rc = oom(s);
+    return result(rc);
+}
+
+/* Copies records into a new array. */
+static int copy_records(store_state *s, image_record *const *records, size_t n,
+                        image_storage_images **out, size_t *len)
+{
+    image_storage_images *arr = calloc(n + 1, sizeof(*arr));
+    if (arr == NULL)
+        return oom(s);
+    for (size_t i = 0; i < n; i++)
+        if (record_to_public(&arr[i], records[i], s->readonly) != 0) {
+            image_storage_images_free(arr, i);
+            return oom(s);
+        }
+    *out = arr;
+    *len = n;
+    return 0;
+}
+
+static int m_images(const image_store_t *st, image_storage_images **images, size_t *len)
+{
+    STATE_OR_FAIL(st);
+    return result(copy_records(s, (image_record *const *)s->index.sorted.items, s->index.sorted.len,
+                               images, len));
+}
+
+static int m_by_digest(const image_store_t *st, const char *digest, image_storage_images **images,
+                       size_t *len)
+{
+    STATE_OR_FAIL(st);
+    if (digest == NULL || !digest_is_valid(digest))
+        return result(error_set(&s->err, IMAGE_STORE_EINVAL,
+                                "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
+                                "sha512:<128 hex>",
+                                digest ? digest : ""));
+    digest_bucket *b = strmap_get(&s->index.by_digest, digest);
+    return result(copy_records(s, b ? b->items : NULL, b ? b->len : 0, images, len));
+}
+
+static int m_load(image_store_t *st)
+{
+    STATE_OR_FAIL(st);
+    /* Re-open the path: the directory may have been replaced since open. */
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return result(error_sys(&s->err, errno, "open", s->dir));
+    int old = s->dirfd;
+    s->dirfd = fd;
+    if (load_all(s) != 0) {
+        s->dirfd = old;
+        close(fd);
+        return -1;
+    }
+    close(old);
+    return 0;
+}
+
+static int m_metadata(const image_store_t *st, const char *id, char **metadata)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    int rc = resolve(s, id, &r);
+    if (rc == 0 && (*metadata = strdup(r->metadata ? r->metadata : "")) == NULL)
+        rc = oom(s);
+    return result(rc);
+}
+
+/* The record and item for (ref, key), or ENOTFOUND / EINVAL. */
+static int find_big_data(store_state *s, const char *ref, const char *key, image_record **r,
+                         big_data_item **item, char **file)
+{
+    int rc;
+    if ((rc = resolve(s, ref, r)) != 0 || (rc = check_key(s, key, file)) != 0)
+        return rc;
+    if ((*item = record_find_big_data(*r, key)) == NULL) {
+        free(*file);
+        *file = NULL;
+        return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no big-data item \"%s\"",
+                         (*r)->id, key);
+    }
+    return 0;
+}
+
+static int read_big_data(store_state *s, const image_record *r, const char *file, char **data,
+                         size_t *len)
+{
+    char *dirpath = image_dir_path(s, r->id);
+    if (dirpath == NULL)
+        return oom(s);
+    int rc, fd = openat(s->dirfd, r->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        rc = error_sys(&s->err, errno, "open", dirpath);
+    } else {
+        rc = fs_read_file_at(fd, dirpath, file, data, len, &s->err);
+        close(fd);
+    }
+    free(dirpath);
+    return rc;
+}
+
+static int m_big_data_len(const image_store_t *st, const char *id, const char *key, char **data,
+                          size_t *len)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    big_data_item *item;
+    char *file = NULL;
+    int rc = find_big_data(s, id, key, &r, &item, &file);
+    if (rc == 0)
+        rc = read_big_data(s, r, file, data, len);
+    free(file);
+    return result(rc);
+}
+
+static int m_big_data(const image_store_t *st, const char *id, const char *key, char **data)
+{
+    size_t len;
+    return m_big_data_len(st, id, key, data, &len);
+}
+
+static int m_big_data_size(const image_store_t *st, const char *id, const char *key, int64_t *size)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    big_data_item *item;
+    char *file = NULL, *data = NULL;
+    size_t len;
+    int rc = find_big_data(s, id, key, &r, &item, &file);
+    if (rc == 0 && item->size >= 0)
+        *size = item->size;
+    else if (rc == 0 && (rc = read_big_data(s, r, file, &data, &len)) == 0)
+        *size = (int64_t)len; /* not recorded: what the file holds */
+    free(data);
+    free(file);
+    return result(rc);
+}
+
+static int m_big_data_digest(const image_store_t *st, const char *id, const char *key,
+                             char **digest)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    big_data_item *item;
+    char *file = NULL, *data = NULL, computed[72];
+    size_t len;
+    int rc = find_big_data(s, id, key, &r, &item, &file);
+    if (rc == 0 && item->digest == NULL) { /* not recorded: digest what the file holds */
+        if ((rc = read_big_data(s, r, file, &data, &len)) == 0 &&
+            digest_sha256(computed, data, len) != 0)
+            rc = error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
+    }
+    if (rc == 0 && (*digest = strdup(item->digest ? item->digest : computed)) == NULL)
+        rc = oom(s);
+    free(data);
+    free(file);
+    return result(rc);
+}
+
+static int m_big_data_names(const image_store_t *st, const char *id, char ***names, size_t *len)
+{
+    STATE_OR_FAIL(st);
+    image_record *r;
+    int rc = resolve(s, id, &r);
+    if (rc != 0)
+        return -1;
+    char **out = calloc(r->big_data_len + 1, sizeof(char *));
+    if (out == NULL)
+        return result(oom(s));
+    for (size_t i = 0; i < r->big_data_len; i++)
+        if ((out[i] = strdup(r->big_data[i].name)) == NULL) {
+            image_store_strings_free(out, i);
+            return result(oom(s));
+        }
+    *names = out;
+    *len = r->big_data_len;
+    return 0;
+}
+
+static int m_problems(const image_store_t *st, image_store_problem **problems, size_t *len)
+{
+    STATE_OR_FAIL(st);
+    image_store_problem *out = calloc(s->problems_len + 1, sizeof(*out));
+    if (out == NULL)
+        return result(oom(s));
+    for (size_t i = 0; i < s->problems_len; i++) {
+        out[i].path = strdup(s->problems[i].path);
+        out[i].problem = strdup(s->problems[i].problem);
+        if (out[i].path == NULL || out[i].problem == NULL) {
+            image_store_problems_free(out, i + 1);
+            return result(oom(s));
+        }
+    }
+    *problems = out;
+    *len = s->problems_len;
+    return 0;
+}
+
+void image_store_problems_free(image_store_problem *problems, size_t len)
+{
+    if (problems == NULL)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        free(problems[i].path);
+        free(problems[i].problem);
+    }
+    free(problems);
+}
+
+/* ---- lifecycle ---- */
+
+static void set_members(image_store_t *st)
+{
+    st->create = m_create;
+    st->set_names = m_set_names;
+    st->delete = m_delete;
+    st->wipe = m_wipe;
+    st->set_loaded_time = m_set_loaded_time;
+    st->add_name = m_add_name;
+    st->save = m_save;
+    st->set_metadata = m_set_metadata;
+    st->set_big_data = m_set_big_data;
+    st->exists = m_exists;
+    st->get = m_get;
+    st->lookup = m_lookup;
+    st->images = m_images;
+    st->by_digest = m_by_digest;
+    st->load = m_load;
+    st->metadata = m_metadata;
+    st->big_data = m_big_data;
+    st->big_data_size = m_big_data_size;
+    st->big_data_digest = m_big_data_digest;
+    st->big_data_names = m_big_data_names;
+    st->set_big_data_len = m_set_big_data_len;
+    st->big_data_len = m_big_data_len;
+    st->remove_name = m_remove_name;
+    st->set_size = m_set_size;
+    st->problems = m_problems;
+}
+
+int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store)
+{
+    memset(image_store, 0, sizeof(*image_store));
+    set_members(image_store);
+    store_state *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -1;
+    image_store->state = s;
+    s->dirfd = -1;
+    s->daemon = daemon;
+    s->readonly = readonly;
+    index_init(&s->index);
+    if (dir == NULL || dir[0] == '\0') {
+        error_set(&s->err, IMAGE_STORE_EINVAL, "invalid store directory: empty");
+        return -1;
+    }
+    if ((s->dir = strdup(dir)) == NULL) {
+        oom(s);
+        return -1;
+    }
+    size_t n = strlen(s->dir);
+    while (n > 1 && s->dir[n - 1] == '/')
+        s->dir[--n] = '\0';
+    struct stat st;
+    if (stat(s->dir, &st) != 0) {
+        if (errno != ENOENT) {
+            error_sys(&s->err, errno, "stat", s->dir);
+            return -1;
+        }
+        if (readonly) {
+            error_set(&s->err, IMAGE_STORE_ENOTFOUND, "store directory does not exist: %s", s->dir);
+            return -1;
+        }
+        if (fs_mkdir_all(s->dir, 0700, &s->err) != 0)
+            return -1;
+    }
+    s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        error_sys(&s->err, errno, "open", s->dir);
+        return -1;
+    }
+    if (load_all(s) != 0) {
+        close(s->dirfd);
+        s->dirfd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+void image_store_close(image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    if (s == NULL)
+        return;
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    index_free(&s->index, true);
+    image_store_problems_free(s->problems, s->problems_len);
+    free(s->dir);
+    free(s);
+    image_store->state = NULL;
+}
+
+int image_store_error_code(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s ? s->err.code : IMAGE_STORE_ESYS;
+}
+
+int image_store_error_errno(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s ? s->err.sys_errno : ENOMEM;
+}
+
+const char *image_store_error_name(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s ? error_name(&s->err) : "ENOMEM";
+}
+
+const char *image_store_error_message(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    if (s == NULL)
+        return image_store && image_store->create ? "out of memory" : "store is closed";
+    return s->err.message;
+}
+
+const char *image_store_dir(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s ? s->dir : NULL;
+}
+
+int image_store_sha256(char out[static 72], const void *data, size_t len)
+{
+    return digest_sha256(out, data, len);
+}

@@ -1,0 +1,1006 @@
+/*
+ * imagestore.core: the Lua binding of the C image store (core/image_store.h).
+ *
+ * Conventions (docs/contract.md, STYLE.md items 9-13):
+ *   - A store is a full userdata created closed, given its metatable, and only
+ *     then opened (as liolib.c does), so a failure leaves a consistent object.
+ *     __gc and __close are the same idempotent function.
+ *   - Expected failures return nil, message, code; programmer errors (wrong
+ *     types, unknown keys, a closed store) raise. Mutators return true.
+ *   - No raise while C memory is held: memory a member returns is written
+ *     straight into a "box" userdata that was created, given its metatable and
+ *     marked to-be-closed before the C call. Converting it to Lua may raise
+ *     (memory errors); the box's __close/__gc then frees it.
+ *   - Argument arrays (names) are built in GC-managed userdata, not malloc'd.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+
+#include "image_store.h"
+
+#define IMAGESTORE_VERSION "0.1.0"
+#define STORE_MT "imagestore.store"
+#define BOX_MT "imagestore.box"
+
+#define LUA_EXPORT __attribute__((visibility("default")))
+
+/* ---------------------------------------------------------------- store */
+
+typedef struct lstore {
+    image_store_t st;
+    bool open; /* new_image_store() has run and image_store_close() has not */
+} lstore;
+
+static lstore *store_check(lua_State *L)
+{
+    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    if (!s->open)
+        luaL_error(L, "attempt to use a closed store");
+    return s;
+}
+
+static int store_release(lua_State *L)
+{
+    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    if (s->open) {
+        s->open = false;
+        image_store_close(&s->st);
+    }
+    return 0;
+}
+
+static int store_tostring(lua_State *L)
+{
+    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    if (s->open)
+        lua_pushfstring(L, "imagestore.store (%s)", image_store_dir(&s->st));
+    else
+        lua_pushliteral(L, "imagestore.store (closed)");
+    return 1;
+}
+
+static int store_close(lua_State *L)
+{
+    store_release(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* nil, message, code for the store's last failure. */
+static int push_store_error(lua_State *L, const lstore *s)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, image_store_error_message(&s->st));
+    lua_pushstring(L, image_store_error_name(&s->st));
+    return 3;
+}
+
+static int push_result(lua_State *L, const lstore *s, int rc)
+{
+    if (rc != 0)
+        return push_store_error(L, s);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ box */
+
+/* C memory returned by a member, owned by a Lua value until converted. */
+typedef struct box {
+    bool has_image;
+    image_storage_images image;
+    image_storage_images *images;
+    size_t images_len;
+    char *str;
+    size_t str_len;
+    char **strs;
+    size_t strs_len;
+    image_store_problem *problems;
+    size_t problems_len;
+} box;
+
+static int box_release(lua_State *L)
+{
+    box *b = luaL_checkudata(L, 1, BOX_MT);
+    if (b->has_image) {
+        b->has_image = false;
+        image_storage_images_clear(&b->image);
+    }
+    image_storage_images_free(b->images, b->images_len);
+    b->images = NULL;
+    b->images_len = 0;
+    free(b->str);
+    b->str = NULL;
+    b->str_len = 0;
+    image_store_strings_free(b->strs, b->strs_len);
+    b->strs = NULL;
+    b->strs_len = 0;
+    image_store_problems_free(b->problems, b->problems_len);
+    b->problems = NULL;
+    b->problems_len = 0;
+    return 0;
+}
+
+/* Pushes an empty to-be-closed box; *idx receives its stack index. Call it
+ * before the C call that fills it, and lua_closeslot(L, *idx) when done. */
+static box *box_new(lua_State *L, int *idx)
+{
+    box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, BOX_MT);
+    *idx = lua_gettop(L);
+    lua_toclose(L, *idx);
+    return b;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+static const char *check_string(lua_State *L, int idx, size_t *len)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_typeerror(L, idx, "string");
+    return lua_tolstring(L, idx, len);
+}
+
+/* nil, 'invalid <what> "<s>": <why>', "EINVAL" (s may hold NUL bytes). */
+static int push_invalid(lua_State *L, const char *what, const char *s, size_t len,
+                        const char *why)
+{
+    luaL_Buffer b;
+    lua_pushnil(L);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "invalid ");
+    luaL_addstring(&b, what);
+    luaL_addstring(&b, " \"");
+    luaL_addlstring(&b, s, len);
+    luaL_addstring(&b, "\": ");
+    luaL_addstring(&b, why);
+    luaL_pushresult(&b);
+    lua_pushliteral(L, "EINVAL");
+    return 3;
+}
+
+static bool has_nul(const char *s, size_t len)
+{
+    return memchr(s, '\0', len) != NULL;
+}
+
+/* A string argument used as a C string: raises unless it is a string. Returns
+ * NULL after pushing nil, message, "EINVAL" when it contains a NUL byte. */
+static const char *arg_cstring(lua_State *L, int idx, const char *what)
+{
+    size_t len;
+    const char *s = check_string(L, idx, &len);
+    if (has_nul(s, len)) {
+        push_invalid(L, what, s, len, "contains a NUL byte");
+        return NULL;
+    }
+    return s;
+}
+
+enum arg_status {
+    ARG_OK,
+    ARG_BADTYPE, /* the caller raises */
+    ARG_INVALID  /* nil, message, "EINVAL" pushed; the caller returns 3 */
+};
+
+/* Builds a NULL-terminated const char * array from the table of strings at
+ * tidx, in a userdata left on the stack; the strings stay anchored by the
+ * table, which the caller keeps on the stack. ARG_BADTYPE for anything but a
+ * sequence of strings, ARG_INVALID for a name with a NUL byte. */
+static enum arg_status names_array(lua_State *L, int tidx, const char ***out, size_t *out_len)
+{
+    size_t n, i, count = 0;
+    const char **v;
+
+    if (lua_type(L, tidx) != LUA_TTABLE)
+        return ARG_BADTYPE;
+    n = lua_rawlen(L, tidx);
+    lua_pushnil(L);
+    while (lua_next(L, tidx) != 0) {
+        count++;
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 ||
+            (lua_Unsigned)lua_tointeger(L, -2) > n || lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            return ARG_BADTYPE;
+        }
+        lua_pop(L, 1);
+    }
+    if (count != n)
+        return ARG_BADTYPE;
+
+    v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
+    for (i = 0; i < n; i++) {
+        size_t len;
+        const char *s;
+        lua_rawgeti(L, tidx, (lua_Integer)(i + 1));
+        s = lua_tolstring(L, -1, &len);
+        lua_pop(L, 1); /* still referenced by the table */
+        if (has_nul(s, len)) {
+            push_invalid(L, "name", s, len, "contains a NUL byte");
+            return ARG_INVALID;
+        }
+        v[i] = s;
+    }
+    v[n] = NULL;
+    *out = v;
+    *out_len = n;
+    return ARG_OK;
+}
+
+/* Epoch seconds (integer or float) or an RFC 3339 string at idx into *ts.
+ * ARG_BADTYPE for other types and for non-finite or out-of-range numbers;
+ * ARG_INVALID for a string timestamp_parse() rejects. */
+static enum arg_status arg_time(lua_State *L, int idx, timestamp *ts)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (has_nul(s, len) || timestamp_parse(s, ts) != 0) {
+            push_invalid(L, "time", s, len, "want RFC 3339");
+            return ARG_INVALID;
+        }
+        return ARG_OK;
+    }
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return ARG_BADTYPE;
+    if (lua_isinteger(L, idx)) {
+        ts->seconds = (int64_t)lua_tointeger(L, idx);
+        ts->nanos = 0;
+    } else {
+        lua_Number x = lua_tonumber(L, idx);
+        int64_t sec;
+        int32_t nanos;
+        /* also rejects NaN and the infinities */
+        if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
+            return ARG_BADTYPE;
+        sec = (int64_t)x; /* truncates toward zero */
+        if ((lua_Number)sec > x)
+            sec--;
+        nanos = (int32_t)((x - (lua_Number)sec) * 1e9 + 0.5);
+        if (nanos >= 1000000000) {
+            if (sec == INT64_MAX)
+                return ARG_BADTYPE;
+            sec++;
+            nanos -= 1000000000;
+        }
+        ts->seconds = sec;
+        ts->nanos = nanos;
+    }
+    return ARG_OK;
+}
+
+#define TIME_EXPECTED "integer, finite float or RFC 3339 string expected"
+
+/* --------------------------------------------------------- conversions */
+
+static void push_opt_string(lua_State *L, const char *s)
+{
+    if (s != NULL)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+static void push_string_array(lua_State *L, char *const *v, size_t n)
+{
+    size_t i;
+    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push_opt_string(L, v[i]);
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+}
+
+static void push_flag(lua_State *L, const image_flag *f)
+{
+    switch (f->kind) {
+    case IMAGE_FLAG_BOOL:
+        lua_pushboolean(L, f->boolean);
+        break;
+    case IMAGE_FLAG_NUMBER:
+        if (f->text == NULL || lua_stringtonumber(L, f->text) == 0)
+            push_opt_string(L, f->text);
+        break;
+    case IMAGE_FLAG_STRING:
+    case IMAGE_FLAG_JSON:
+    default:
+        push_opt_string(L, f->text);
+        break;
+    }
+}
+
+static void push_image(lua_State *L, const image_storage_images *img)
+{
+    size_t i;
+
+    lua_createtable(L, 0, 16);
+
+    push_opt_string(L, img->id);
+    lua_setfield(L, -2, "id");
+    push_opt_string(L, img->digest);
+    lua_setfield(L, -2, "digest");
+    push_string_array(L, img->digests, img->digests_len);
+    lua_setfield(L, -2, "digests");
+    push_string_array(L, img->names, img->names_len);
+    lua_setfield(L, -2, "names");
+    push_string_array(L, img->names_history, img->names_history_len);
+    lua_setfield(L, -2, "names_history");
+    push_opt_string(L, img->layer);
+    lua_setfield(L, -2, "layer");
+    push_opt_string(L, img->metadata);
+    lua_setfield(L, -2, "metadata");
+    push_string_array(L, img->big_data_names, img->big_data_names_len);
+    lua_setfield(L, -2, "big_data_names");
+
+    lua_newtable(L); /* big_data_sizes */
+    for (i = 0; i < img->big_data_names_len; i++) {
+        if (img->big_data_names[i] == NULL || img->big_data_sizes == NULL ||
+            img->big_data_sizes[i] < 0)
+            continue;
+        lua_pushinteger(L, (lua_Integer)img->big_data_sizes[i]);
+        lua_setfield(L, -2, img->big_data_names[i]);
+    }
+    lua_setfield(L, -2, "big_data_sizes");
+
+    lua_newtable(L); /* big_data_digests */
+    for (i = 0; i < img->big_data_names_len; i++) {
+        if (img->big_data_names[i] == NULL || img->big_data_digests == NULL ||
+            img->big_data_digests[i] == NULL)
+            continue;
+        lua_pushstring(L, img->big_data_digests[i]);
+        lua_setfield(L, -2, img->big_data_names[i]);
+    }
+    lua_setfield(L, -2, "big_data_digests");
+
+    push_opt_string(L, img->created);
+    lua_setfield(L, -2, "created");
+    push_opt_string(L, img->loaded);
+    lua_setfield(L, -2, "loaded");
+    if (img->size >= 0)
+        lua_pushinteger(L, (lua_Integer)img->size);
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "size");
+
+    lua_newtable(L); /* flags; null flags are left out */
+    for (i = 0; i < img->flags_len; i++) {
+        const image_flag *f = &img->flags[i];
+        if (f->key == NULL || f->kind == IMAGE_FLAG_NULL)
+            continue;
+        push_flag(L, f);
+        lua_setfield(L, -2, f->key);
+    }
+    lua_setfield(L, -2, "flags");
+
+    lua_pushboolean(L, img->read_only);
+    lua_setfield(L, -2, "read_only");
+}
+
+static void push_image_array(lua_State *L, const image_storage_images *v, size_t n)
+{
+    size_t i;
+    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push_image(L, &v[i]);
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+}
+
+/* ---------------------------------------------------------------- open */
+
+static bool opt_boolean(lua_State *L, int idx, const char *key)
+{
+    if (lua_type(L, idx) != LUA_TBOOLEAN)
+        luaL_error(L, "bad option '%s' (boolean expected, got %s)", key, luaL_typename(L, idx));
+    return lua_toboolean(L, idx);
+}
+
+/* core.open(dir [, opts]) --> store | nil, message, code */
+static int core_open(lua_State *L)
+{
+    size_t len;
+    const char *dir = check_string(L, 1, &len);
+    bool readonly = false, daemon = false;
+    lstore *s;
+    int rc;
+
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2) != 0) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (key != NULL && strcmp(key, "readonly") == 0)
+                readonly = opt_boolean(L, -1, key);
+            else if (key != NULL && strcmp(key, "daemon") == 0)
+                daemon = opt_boolean(L, -1, key);
+            else
+                luaL_error(L, "unknown option '%s'", luaL_tolstring(L, -2, NULL));
+            lua_pop(L, 1);
+        }
+    }
+    if (has_nul(dir, len))
+        return push_invalid(L, "store directory", dir, len, "contains a NUL byte");
+
+    s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    s->open = false;
+    luaL_setmetatable(L, STORE_MT);
+
+    rc = new_image_store(daemon, readonly, dir, &s->st);
+    s->open = true; /* the userdata owns the store: a raise lets __gc close it */
+    if (rc != 0) {
+        push_store_error(L, s); /* copies the message before closing */
+        s->open = false;
+        image_store_close(&s->st);
+        return 3;
+    }
+    return 1;
+}
+
+/* --------------------------------------------------------------- methods */
+
+/* A field of the create table as a C string, NULL when nil; raises unless it
+ * is a string or nil. */
+static void check_string_field(lua_State *L, int idx, const char *field)
+{
+    if (!lua_isnil(L, idx) && lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "bad field '%s' in create table (string expected, got %s)", field,
+                   luaL_typename(L, idx));
+}
+
+/* The string field at idx (already type-checked) or NULL when nil; *ok is
+ * false after pushing nil, message, "EINVAL" for a NUL byte. */
+static const char *cstring_field(lua_State *L, int idx, const char *what, bool *ok)
+{
+    size_t len;
+    const char *s;
+    if (!*ok || lua_isnil(L, idx))
+        return NULL;
+    s = lua_tolstring(L, idx, &len);
+    if (has_nul(s, len)) {
+        push_invalid(L, what, s, len, "contains a NUL byte");
+        *ok = false;
+        return NULL;
+    }
+    return s;
+}
+
+/* st:create{ id=, names=, layer=, metadata=, created=, digest= } --> image */
+static int store_create(lua_State *L)
+{
+    static const char *const fields[] = {"id", "names", "layer", "metadata", "created",
+                                         "digest", NULL};
+    enum { F_ID = 3, F_NAMES, F_LAYER, F_METADATA, F_CREATED, F_DIGEST };
+    lstore *s = store_check(L);
+    const char *id, *layer, *metadata, *digest;
+    const char **names = NULL;
+    size_t names_len = 0;
+    timestamp created = {0, 0};
+    bool ok = true;
+    int i, bidx, rc;
+    box *b;
+
+    if (lua_isnoneornil(L, 2)) {
+        lua_settop(L, 1);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+
+    lua_pushnil(L);
+    while (lua_next(L, 2) != 0) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        for (i = 0; key != NULL && fields[i] != NULL; i++)
+            if (strcmp(key, fields[i]) == 0)
+                break;
+        if (key == NULL || fields[i] == NULL)
+            luaL_error(L, "unknown key '%s' in create table", luaL_tolstring(L, -2, NULL));
+        lua_pop(L, 1);
+    }
+
+    /* Fields go to stack slots F_ID..F_DIGEST and stay there. */
+    for (i = 0; fields[i] != NULL; i++) {
+        lua_pushstring(L, fields[i]);
+        lua_rawget(L, 2);
+    }
+
+    /* Every raise (type errors) before any nil, message, code. */
+    check_string_field(L, F_ID, "id");
+    check_string_field(L, F_LAYER, "layer");
+    check_string_field(L, F_METADATA, "metadata");
+    check_string_field(L, F_DIGEST, "digest");
+    if (!lua_isnil(L, F_CREATED)) {
+        int t = lua_type(L, F_CREATED);
+        if ((t != LUA_TNUMBER && t != LUA_TSTRING) ||
+            (t == LUA_TNUMBER && arg_time(L, F_CREATED, &created) != ARG_OK))
+            luaL_error(L, "bad field 'created' in create table (" TIME_EXPECTED ")");
+    }
+    if (!lua_isnil(L, F_NAMES)) {
+        switch (names_array(L, F_NAMES, &names, &names_len)) {
+        case ARG_OK:
+            break;
+        case ARG_BADTYPE:
+            return luaL_error(L, "bad field 'names' in create table (table of strings expected)");
+        case ARG_INVALID:
+            return 3;
+        }
+    }
+
+    id = cstring_field(L, F_ID, "image ID", &ok);
+    layer = cstring_field(L, F_LAYER, "layer", &ok);
+    metadata = cstring_field(L, F_METADATA, "metadata", &ok);
+    digest = cstring_field(L, F_DIGEST, "digest", &ok);
+    if (!ok)
+        return 3;
+    if (lua_type(L, F_CREATED) == LUA_TSTRING && arg_time(L, F_CREATED, &created) != ARG_OK)
+        return 3;
+
+    b = box_new(L, &bidx);
+    rc = s->st.create(id, names, names_len, layer, metadata, created, digest, &s->st,
+                      &b->image);
+    if (rc != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    b->has_image = true;
+    push_image(L, &b->image);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* st:set_names(ref, names) --> true */
+static int store_set_names(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char **names = NULL;
+    size_t names_len = 0;
+    const char *ref;
+
+    check_string(L, 2, NULL);
+    lua_settop(L, 3);
+    switch (names_array(L, 3, &names, &names_len)) {
+    case ARG_OK:
+        break;
+    case ARG_BADTYPE:
+        return luaL_argerror(L, 3, "table of strings expected");
+    case ARG_INVALID:
+        return 3;
+    }
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    return push_result(L, s, s->st.set_names(ref, names, names_len, &s->st));
+}
+
+/* st:add_name(ref, name) / st:remove_name(ref, name) --> true */
+static int name_op(lua_State *L, bool add)
+{
+    lstore *s = store_check(L);
+    const char *ref, *name;
+
+    check_string(L, 2, NULL);
+    check_string(L, 3, NULL);
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    if ((name = arg_cstring(L, 3, "name")) == NULL)
+        return 3;
+    return push_result(L, s, add ? s->st.add_name(ref, name, &s->st)
+                                 : s->st.remove_name(ref, name, &s->st));
+}
+
+static int store_add_name(lua_State *L)
+{
+    return name_op(L, true);
+}
+
+static int store_remove_name(lua_State *L)
+{
+    return name_op(L, false);
+}
+
+/* st:delete(ref) --> true */
+static int store_delete(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref = arg_cstring(L, 2, "reference");
+    if (ref == NULL)
+        return 3;
+    return push_result(L, s, s->st.delete(ref, &s->st));
+}
+
+static int store_wipe(lua_State *L)
+{
+    lstore *s = store_check(L);
+    return push_result(L, s, s->st.wipe(&s->st));
+}
+
+static int store_save(lua_State *L)
+{
+    lstore *s = store_check(L);
+    return push_result(L, s, s->st.save(&s->st));
+}
+
+static int store_load(lua_State *L)
+{
+    lstore *s = store_check(L);
+    return push_result(L, s, s->st.load(&s->st));
+}
+
+/* st:set_loaded_time(ref, t) --> true */
+static int store_set_loaded_time(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref;
+    timestamp t;
+
+    check_string(L, 2, NULL);
+    if ((lua_type(L, 3) != LUA_TNUMBER && lua_type(L, 3) != LUA_TSTRING) ||
+        (lua_type(L, 3) == LUA_TNUMBER && arg_time(L, 3, &t) != ARG_OK))
+        return luaL_argerror(L, 3, TIME_EXPECTED);
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    if (lua_type(L, 3) == LUA_TSTRING && arg_time(L, 3, &t) != ARG_OK)
+        return 3;
+    return push_result(L, s, s->st.set_loaded_time(ref, t, &s->st));
+}
+
+/* st:set_metadata(ref, s) --> true */
+static int store_set_metadata(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref, *metadata;
+
+    check_string(L, 2, NULL);
+    check_string(L, 3, NULL);
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    if ((metadata = arg_cstring(L, 3, "metadata")) == NULL)
+        return 3;
+    return push_result(L, s, s->st.set_metadata(&s->st, ref, metadata));
+}
+
+/* st:set_size(ref, n) --> true; n an integer (or a float with integral value) */
+static int store_set_size(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref;
+    lua_Integer n;
+    int isnum;
+
+    check_string(L, 2, NULL);
+    if (lua_type(L, 3) != LUA_TNUMBER)
+        luaL_typeerror(L, 3, "integer");
+    n = lua_tointegerx(L, 3, &isnum);
+    if (!isnum)
+        luaL_argerror(L, 3, "number has no integer representation");
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    return push_result(L, s, s->st.set_size(&s->st, ref, (int64_t)n));
+}
+
+/* st:set_big_data(ref, key, data) --> true; data may hold any bytes */
+static int store_set_big_data(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref, *key, *data;
+    size_t len;
+
+    check_string(L, 2, NULL);
+    check_string(L, 3, NULL);
+    data = check_string(L, 4, &len);
+    if ((ref = arg_cstring(L, 2, "reference")) == NULL)
+        return 3;
+    if ((key = arg_cstring(L, 3, "big-data key")) == NULL)
+        return 3;
+    return push_result(L, s, s->st.set_big_data_len(&s->st, ref, key, data, len));
+}
+
+/* st:exists(ref) --> boolean. A reference with a NUL byte names nothing. */
+static int store_exists(lua_State *L)
+{
+    lstore *s = store_check(L);
+    size_t len;
+    const char *ref = check_string(L, 2, &len);
+    lua_pushboolean(L, !has_nul(ref, len) && s->st.exists(ref, &s->st));
+    return 1;
+}
+
+/* st:get(ref) --> image */
+static int store_get(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref = arg_cstring(L, 2, "reference");
+    int bidx;
+    box *b;
+
+    if (ref == NULL)
+        return 3;
+    b = box_new(L, &bidx);
+    if (s->st.get(ref, &s->st, &b->image) != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    b->has_image = true;
+    push_image(L, &b->image);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* Shared tail for the members that return one C string in b->str. */
+static int finish_string(lua_State *L, const lstore *s, box *b, int bidx, int rc, bool binary)
+{
+    if (rc != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    if (binary)
+        lua_pushlstring(L, b->str != NULL ? b->str : "", b->str_len);
+    else
+        push_opt_string(L, b->str);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* st:lookup(ref) --> id */
+static int store_lookup(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref = arg_cstring(L, 2, "reference");
+    int bidx, rc;
+    box *b;
+
+    if (ref == NULL)
+        return 3;
+    b = box_new(L, &bidx);
+    rc = s->st.lookup(ref, &s->st, &b->str);
+    return finish_string(L, s, b, bidx, rc, false);
+}
+
+/* st:metadata(ref) --> string */
+static int store_metadata(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref = arg_cstring(L, 2, "reference");
+    int bidx, rc;
+    box *b;
+
+    if (ref == NULL)
+        return 3;
+    b = box_new(L, &bidx);
+    rc = s->st.metadata(&s->st, ref, &b->str);
+    return finish_string(L, s, b, bidx, rc, false);
+}
+
+/* Checks (ref, key) at 2 and 3; false after pushing nil, message, code. */
+static bool ref_key_args(lua_State *L, const char **ref, const char **key)
+{
+    check_string(L, 2, NULL);
+    check_string(L, 3, NULL);
+    if ((*ref = arg_cstring(L, 2, "reference")) == NULL)
+        return false;
+    if ((*key = arg_cstring(L, 3, "big-data key")) == NULL)
+        return false;
+    return true;
+}
+
+/* st:big_data(ref, key) --> string (any bytes) */
+static int store_big_data(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref, *key;
+    int bidx, rc;
+    box *b;
+
+    if (!ref_key_args(L, &ref, &key))
+        return 3;
+    b = box_new(L, &bidx);
+    rc = s->st.big_data_len(&s->st, ref, key, &b->str, &b->str_len);
+    return finish_string(L, s, b, bidx, rc, true);
+}
+
+/* st:big_data_size(ref, key) --> integer */
+static int store_big_data_size(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref, *key;
+    int64_t size = -1;
+
+    if (!ref_key_args(L, &ref, &key))
+        return 3;
+    if (s->st.big_data_size(&s->st, ref, key, &size) != 0)
+        return push_store_error(L, s);
+    lua_pushinteger(L, (lua_Integer)size);
+    return 1;
+}
+
+/* st:big_data_digest(ref, key) --> string */
+static int store_big_data_digest(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref, *key;
+    int bidx, rc;
+    box *b;
+
+    if (!ref_key_args(L, &ref, &key))
+        return 3;
+    b = box_new(L, &bidx);
+    rc = s->st.big_data_digest(&s->st, ref, key, &b->str);
+    return finish_string(L, s, b, bidx, rc, false);
+}
+
+/* st:big_data_names(ref) --> { key... } */
+static int store_big_data_names(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *ref = arg_cstring(L, 2, "reference");
+    int bidx;
+    box *b;
+
+    if (ref == NULL)
+        return 3;
+    b = box_new(L, &bidx);
+    if (s->st.big_data_names(&s->st, ref, &b->strs, &b->strs_len) != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    push_string_array(L, b->strs, b->strs_len);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* st:images() --> { image... } */
+static int store_images(lua_State *L)
+{
+    lstore *s = store_check(L);
+    int bidx;
+    box *b = box_new(L, &bidx);
+
+    if (s->st.images(&s->st, &b->images, &b->images_len) != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    push_image_array(L, b->images, b->images_len);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* st:by_digest(digest) --> { image... } */
+static int store_by_digest(lua_State *L)
+{
+    lstore *s = store_check(L);
+    const char *digest = arg_cstring(L, 2, "digest");
+    int bidx;
+    box *b;
+
+    if (digest == NULL)
+        return 3;
+    b = box_new(L, &bidx);
+    if (s->st.by_digest(&s->st, digest, &b->images, &b->images_len) != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    push_image_array(L, b->images, b->images_len);
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* st:problems() --> { {path=, problem=}... } */
+static int store_problems(lua_State *L)
+{
+    lstore *s = store_check(L);
+    int bidx;
+    size_t i;
+    box *b = box_new(L, &bidx);
+
+    if (s->st.problems(&s->st, &b->problems, &b->problems_len) != 0) {
+        push_store_error(L, s);
+        lua_closeslot(L, bidx);
+        return 3;
+    }
+    lua_createtable(L, b->problems_len > INT32_MAX ? 0 : (int)b->problems_len, 0);
+    for (i = 0; i < b->problems_len; i++) {
+        lua_createtable(L, 0, 2);
+        push_opt_string(L, b->problems[i].path);
+        lua_setfield(L, -2, "path");
+        push_opt_string(L, b->problems[i].problem);
+        lua_setfield(L, -2, "problem");
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- module */
+
+/* core.sha256(data) --> "sha256:<hex>" */
+static int core_sha256(lua_State *L)
+{
+    size_t len;
+    const char *data = check_string(L, 1, &len);
+    char out[72];
+    if (image_store_sha256(out, data, len) != 0)
+        return luaL_error(L, "sha256 failed");
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static const luaL_Reg store_methods[] = {
+    {"create", store_create},
+    {"set_names", store_set_names},
+    {"add_name", store_add_name},
+    {"remove_name", store_remove_name},
+    {"delete", store_delete},
+    {"wipe", store_wipe},
+    {"save", store_save},
+    {"load", store_load},
+    {"set_loaded_time", store_set_loaded_time},
+    {"set_metadata", store_set_metadata},
+    {"set_size", store_set_size},
+    {"set_big_data", store_set_big_data},
+    {"exists", store_exists},
+    {"get", store_get},
+    {"lookup", store_lookup},
+    {"images", store_images},
+    {"by_digest", store_by_digest},
+    {"metadata", store_metadata},
+    {"big_data", store_big_data},
+    {"big_data_size", store_big_data_size},
+    {"big_data_digest", store_big_data_digest},
+    {"big_data_names", store_big_data_names},
+    {"problems", store_problems},
+    {"close", store_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg store_meta[] = {
+    {"__gc", store_release},
+    {"__close", store_release},
+    {"__tostring", store_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg box_meta[] = {
+    {"__gc", box_release},
+    {"__close", box_release},
+    {NULL, NULL},
+};
+
+static const luaL_Reg core_funcs[] = {
+    {"open", core_open},
+    {"sha256", core_sha256},
+    {NULL, NULL},
+};
+
+LUA_EXPORT int luaopen_imagestore_core(lua_State *L);
+
+LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
+{
+    luaL_newmetatable(L, STORE_MT);
+    luaL_setfuncs(L, store_meta, 0);
+    luaL_newlibtable(L, store_methods);
+    luaL_setfuncs(L, store_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, BOX_MT);
+    luaL_setfuncs(L, box_meta, 0);
+    lua_pop(L, 1);
+
+    luaL_newlib(L, core_funcs);
+    lua_pushliteral(L, IMAGESTORE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushliteral(L, IMAGESTORE_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    return 1;
+}

@@ -1,0 +1,854 @@
+/*
+ * The C interface of core/image_store.h, used exactly as a plain C caller
+ * would: every member of the seed interface with its argument order as
+ * written, the additions, the error slot, two independent stores in one
+ * process and a failed open followed by image_store_close(). Everything it
+ * gets back is freed, so it runs clean under ASan/LSan.
+ *
+ *   image_store_test [TMPDIR]
+ *
+ * Works below TMPDIR (default: a fresh mkdtemp directory) and removes what it
+ * made. Prints TAP: "ok N - ...", "not ok N - ...", then "1..N". Exits 1 when
+ * any test failed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "image_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ---- TAP ---------------------------------------------------------------- */
+
+static int tests_run;
+static int tests_failed;
+
+static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool check(bool cond, const char *fmt, ...)
+{
+    va_list ap;
+
+    tests_run++;
+    if (!cond) {
+        tests_failed++;
+    }
+    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    return cond;
+}
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void diag(const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("# ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+static bool check_str(const char *got, const char *want, const char *what)
+{
+    bool ok = check(str_eq(got, want), "%s", what);
+
+    if (!ok) {
+        diag("     got: %s%s%s", got ? "\"" : "", got ? got : "NULL", got ? "\"" : "");
+        diag("expected: %s%s%s", want ? "\"" : "", want ? want : "NULL", want ? "\"" : "");
+    }
+    return ok;
+}
+
+static bool check_int(long long got, long long want, const char *what)
+{
+    bool ok = check(got == want, "%s", what);
+
+    if (!ok) {
+        diag("     got: %lld", got);
+        diag("expected: %lld", want);
+    }
+    return ok;
+}
+
+/* A failure: rc is -1, and the store's error slot holds code, name, message. */
+static bool check_fail(const image_store_t *st, int rc, int code, const char *name,
+                       const char *message, const char *what)
+{
+    bool ok = rc == -1 && image_store_error_code(st) == code &&
+              str_eq(image_store_error_name(st), name) &&
+              (message == NULL || str_eq(image_store_error_message(st), message));
+
+    check(ok, "%s", what);
+    if (!ok) {
+        diag("     got: rc %d, code %d, name %s, message \"%s\"", rc, image_store_error_code(st),
+             image_store_error_name(st) ? image_store_error_name(st) : "NULL",
+             image_store_error_message(st) ? image_store_error_message(st) : "NULL");
+        diag("expected: rc -1, code %d, name %s, message \"%s\"", code, name,
+             message ? message : "(any)");
+    }
+    return ok;
+}
+
+static bool check_ok(const image_store_t *st, int rc, const char *what)
+{
+    bool ok = check(rc == 0, "%s", what);
+
+    if (!ok) {
+        diag("rc %d: %s %s", rc,
+             image_store_error_name(st) ? image_store_error_name(st) : "NULL",
+             image_store_error_message(st) ? image_store_error_message(st) : "NULL");
+    }
+    return ok;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t len = strlen(a) + 1 + strlen(b) + 1;
+    char *p = malloc(len);
+
+    if (p == NULL) {
+        perror("malloc");
+        exit(2);
+    }
+    snprintf(p, len, "%s/%s", a, b);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool is_file(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat sb;
+
+    return lstat(path, &sb) == 0;
+}
+
+static bool write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    bool ok;
+
+    if (f == NULL) {
+        return false;
+    }
+    ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static bool strings_eq(char **got, size_t got_len, const char *const *want, size_t want_len)
+{
+    size_t i;
+
+    if (got_len != want_len) {
+        return false;
+    }
+    for (i = 0; i < want_len; i++) {
+        if (got == NULL || !str_eq(got[i], want[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_strings(char **got, size_t got_len, const char *const *want, size_t want_len,
+                          const char *what)
+{
+    bool ok = check(strings_eq(got, got_len, want, want_len), "%s", what);
+    size_t i;
+
+    if (!ok) {
+        diag("got %zu:", got_len);
+        for (i = 0; i < got_len && got != NULL; i++) {
+            diag("  %s", got[i] ? got[i] : "NULL");
+        }
+        diag("expected %zu:", want_len);
+        for (i = 0; i < want_len; i++) {
+            diag("  %s", want[i]);
+        }
+    }
+    return ok;
+}
+
+static bool is_hex64(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || strlen(s) != 64) {
+        return false;
+    }
+    for (i = 0; i < 64; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int64_t big_data_size_of(const image_storage_images *img, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < img->big_data_names_len; i++) {
+        if (str_eq(img->big_data_names[i], key)) {
+            return img->big_data_sizes ? img->big_data_sizes[i] : -2;
+        }
+    }
+    return -3;
+}
+
+static const char *big_data_digest_of(const image_storage_images *img, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < img->big_data_names_len; i++) {
+        if (str_eq(img->big_data_names[i], key)) {
+            return img->big_data_digests ? img->big_data_digests[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
+#define ID_A "aaaa0000000000000000000000000000000000000000000000000000000000a1"
+#define ID_B "aaaa1111111111111111111111111111111111111111111111111111111111b2"
+#define ID_C "cccc2222222222222222222222222222222222222222222222222222222222c3"
+#define DIGEST_X "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define DIGEST_BAD_MSG ": want sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>"
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_helpers(void)
+{
+    char digest[72];
+    char buf[40];
+    timestamp t;
+
+    check(image_store_sha256(digest, "abc", 3) == 0 &&
+              str_eq(digest, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+          "image_store_sha256 of \"abc\"");
+    check(image_store_sha256(digest, "", 0) == 0 &&
+              str_eq(digest, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+          "image_store_sha256 of empty data");
+
+    timestamp_format((timestamp){ 1500000000, 5 }, buf);
+    check_str(buf, "2017-07-14T02:40:00.000000005Z", "timestamp_format writes 9 digits in UTC");
+
+    memset(&t, 0, sizeof(t));
+    check(timestamp_parse("2020-03-16T05:46:12.172621513+02:00", &t) == 0, "timestamp_parse accepts an offset");
+    timestamp_format(t, buf);
+    check_str(buf, "2020-03-16T03:46:12.172621513Z", "timestamp_parse normalizes to UTC");
+    check(timestamp_parse("yesterday", &t) == -1, "timestamp_parse rejects garbage");
+
+    t = timestamp_now();
+    check(t.seconds > 1500000000 && t.nanos >= 0 && t.nanos < 1000000000, "timestamp_now is plausible");
+}
+
+static void test_failed_open(const char *tmp)
+{
+    image_store_t st;
+    char *missing = path_join(tmp, "missing");
+    char *file = path_join(tmp, "plain-file");
+    char *under_file = path_join(file, "store");
+    char want[4096];
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    rc = new_image_store(false, true, missing, &st);
+    snprintf(want, sizeof(want), "store directory does not exist: %s", missing);
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", want, "readonly open of a missing dir fails ENOTFOUND");
+    check(!path_exists(missing), "readonly open does not create the dir");
+    /* must be safe after a failed open, and twice */
+    image_store_close(&st);
+    image_store_close(&st);
+
+    check(write_text(file, "x"), "made a regular file");
+    memset(&st, 0, sizeof(st));
+    rc = new_image_store(false, false, under_file, &st);
+    check_fail(&st, rc, IMAGE_STORE_ESYS, "ENOTDIR", NULL, "open below a regular file fails with ENOTDIR");
+    check_int(image_store_error_errno(&st), ENOTDIR, "error_errno keeps ENOTDIR");
+    {
+        const char *msg = image_store_error_message(&st);
+        const char *tail = ": Not a directory";
+        bool ok = msg != NULL && strlen(msg) > strlen(tail) &&
+                  strcmp(msg + strlen(msg) - strlen(tail), tail) == 0 && strstr(msg, file) != NULL;
+        check(ok, "system error message is '<syscall> <path>: <strerror>'");
+        if (!ok) {
+            diag("got: %s", msg ? msg : "NULL");
+        }
+    }
+    image_store_close(&st);
+    image_store_close(NULL);
+
+    free(under_file);
+    free(file);
+    free(missing);
+}
+
+static void test_store(const char *tmp)
+{
+    image_store_t st;
+    image_store_t other;
+    image_storage_images img;
+    image_storage_images *list = NULL;
+    image_store_problem *problems = NULL;
+    size_t len = 0;
+    char *dir = path_join(tmp, "store");
+    char *otherdir = path_join(tmp, "other");
+    char *s = NULL;
+    char **names = NULL;
+    int64_t size = 0;
+    char digest[72];
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&other, 0, sizeof(other));
+    memset(&img, 0, sizeof(img));
+
+    rc = new_image_store(false, false, dir, &st);
+    if (!check_ok(&st, rc, "new_image_store creates a store")) {
+        image_store_close(&st);
+        free(otherdir);
+        free(dir);
+        return;
+    }
+    {
+        struct stat sb;
+        check(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700,
+              "store dir has mode 0700");
+    }
+    check_str(image_store_dir(&st), dir, "image_store_dir gives the dir");
+
+    /* create */
+    {
+        const char *n[] = { "example.com/app:1.0", "app2" };
+        rc = st.create(ID_A, n, 2, "layer-a", "{}", (timestamp){ 1500000000, 5 }, NULL, &st, &img);
+        if (check_ok(&st, rc, "create with id, names, layer, metadata and time")) {
+            check_str(img.id, ID_A, "create returns the id");
+            check_strings(img.names, img.names_len, n, 2, "create returns the names");
+            check_strings(img.names_history, img.names_history_len, n, 2, "create records the names history");
+            check_str(img.layer, "layer-a", "create returns the layer");
+            check_str(img.metadata, "{}", "create returns the metadata");
+            check_str(img.created, "2017-07-14T02:40:00.000000005Z", "create stores the time as created");
+            check_str(img.digest, NULL, "no digest yet");
+            check_int((long long)img.digests_len, 0, "no digests yet");
+            check_int((long long)img.big_data_names_len, 0, "no big data yet");
+            check_int(img.size, -1, "size not recorded");
+            check(!img.read_only, "image not read_only");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    {
+        char *rec = path_join(dir, ID_A "/images.json");
+        check(is_file(rec), "create writes <dir>/<id>/images.json");
+        free(rec);
+    }
+    {
+        const char *n[] = { "b:1" };
+        rc = st.create(ID_B, n, 1, NULL, NULL, (timestamp){ 0, 0 }, DIGEST_X, &st, &img);
+        if (check_ok(&st, rc, "create with a searchable digest and time now")) {
+            check_str(img.digest, DIGEST_X, "explicit digest is the digest");
+            check(img.digests_len == 1 && str_eq(img.digests[0], DIGEST_X), "digests holds the explicit digest");
+            check(img.created != NULL && strlen(img.created) == 30 && img.created[29] == 'Z' &&
+                      img.created[19] == '.',
+                  "created is now in the stored format");
+            if (img.created != NULL) {
+                timestamp t;
+                timestamp now = timestamp_now();
+                check(timestamp_parse(img.created, &t) == 0 && t.seconds > now.seconds - 60 &&
+                          t.seconds <= now.seconds + 1,
+                      "{0,0} means now");
+            }
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    {
+        rc = st.create(NULL, NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        if (check_ok(&st, rc, "create without id")) {
+            check(is_hex64(img.id), "generated id is 64 lowercase hex");
+        }
+        if (img.id != NULL) {
+            check_ok(&st, st.delete(img.id, &st), "delete the generated image");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+
+    /* create failures */
+    {
+        const char *n[] = { "fresh" };
+        rc = st.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_fail(&st, rc, IMAGE_STORE_EEXIST, "EEXIST", "image ID " ID_A " is already in use",
+                   "create with a taken id fails EEXIST");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        check(!st.exists("fresh", &st), "failed create registers no name");
+    }
+    {
+        const char *n[] = { "new", "app2" };
+        rc = st.create(ID_C, n, 2, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_fail(&st, rc, IMAGE_STORE_ENAMEINUSE, "ENAMEINUSE", "name \"app2\" is already used by image " ID_A,
+                   "create with a taken name fails ENAMEINUSE");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        check(!st.exists(ID_C, &st) && !st.exists("new", &st), "failed create leaves nothing");
+    }
+    {
+        rc = st.create("../x", NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL",
+                   "invalid image ID \"../x\": want 64 lowercase hex characters", "create with a bad id fails EINVAL");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    {
+        const char *n[] = { "" };
+        rc = st.create(ID_C, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid name \"\": empty",
+                   "create with an empty name fails EINVAL");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+
+    /* exists / lookup / get */
+    check(st.exists(ID_A, &st), "exists by full id");
+    check(st.exists("app2", &st), "exists by name");
+    check(st.exists("aaaa0", &st), "exists by unique prefix");
+    check(!st.exists("nope", &st), "exists is false for an unknown ref");
+
+    rc = st.lookup("example.com/app:1.0", &st, &s);
+    if (check_ok(&st, rc, "lookup by name")) {
+        check_str(s, ID_A, "lookup gives the full id");
+    }
+    free(s);
+    s = NULL;
+    rc = st.lookup("aaaa1", &st, &s);
+    if (check_ok(&st, rc, "lookup by prefix")) {
+        check_str(s, ID_B, "lookup by prefix gives the full id");
+    }
+    free(s);
+    s = NULL;
+    rc = st.lookup("aaaa", &st, &s);
+    check_fail(&st, rc, IMAGE_STORE_EAMBIGUOUS, "EAMBIGUOUS",
+               "image reference \"aaaa\" is ambiguous: matches 2 images", "lookup of a shared prefix fails EAMBIGUOUS");
+    free(s);
+    s = NULL;
+    rc = st.lookup("nope", &st, &s);
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"nope\"",
+               "lookup of an unknown ref fails ENOTFOUND");
+    free(s);
+    s = NULL;
+    rc = st.lookup("b@" DIGEST_X, &st, &s);
+    if (check_ok(&st, rc, "lookup by repo@digest")) {
+        check_str(s, ID_B, "repo@digest gives the image");
+    }
+    free(s);
+    s = NULL;
+
+    rc = st.get("app2", &st, &img);
+    if (check_ok(&st, rc, "get by name")) {
+        check_str(img.id, ID_A, "get gives the image");
+        check_str(img.layer, "layer-a", "get gives the layer");
+    }
+    image_storage_images_clear(&img);
+    memset(&img, 0, sizeof(img));
+    rc = st.get("nope", &st, &img);
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"nope\"", "get of an unknown ref fails");
+    image_storage_images_clear(&img);
+    memset(&img, 0, sizeof(img));
+
+    /* names */
+    {
+        const char *n[] = { "x", "y", "x" };
+        const char *want_names[] = { "x", "y" };
+        const char *want_hist[] = { "x", "y", "example.com/app:1.0", "app2" };
+        check_ok(&st, st.set_names(ID_A, n, 3, &st), "set_names");
+        rc = st.get(ID_A, &st, &img);
+        if (check_ok(&st, rc, "get after set_names")) {
+            check_strings(img.names, img.names_len, want_names, 2, "set_names dedupes keeping first occurrence");
+            check_strings(img.names_history, img.names_history_len, want_hist, 4,
+                          "set_names prepends to the history");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    {
+        const char *want_a[] = { "x", "y" };
+        const char *want_b[] = { "b:1", "z" };
+        check_ok(&st, st.add_name(ID_B, "z", &st), "add_name");
+        check_ok(&st, st.add_name(ID_B, "z", &st), "add_name of a held name is a no-op");
+        rc = st.get(ID_B, &st, &img);
+        if (check_ok(&st, rc, "get after add_name")) {
+            check_strings(img.names, img.names_len, want_b, 2, "add_name appends the name");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        rc = st.get(ID_A, &st, &img);
+        if (check_ok(&st, rc, "get the other image")) {
+            check_strings(img.names, img.names_len, want_a, 2, "other image untouched");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    {
+        const char *want_a[] = { "x" };
+        const char *want_b[] = { "b:1", "z", "y" };
+        check_ok(&st, st.add_name(ID_B, "y", &st), "add_name steals a name");
+        rc = st.get(ID_A, &st, &img);
+        if (check_ok(&st, rc, "get the former owner")) {
+            check_strings(img.names, img.names_len, want_a, 1, "the former owner lost the name");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        rc = st.get(ID_B, &st, &img);
+        if (check_ok(&st, rc, "get the new owner")) {
+            check_strings(img.names, img.names_len, want_b, 3, "the new owner has the name");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    check_ok(&st, st.remove_name(ID_B, "z", &st), "remove_name");
+    check(!st.exists("z", &st), "removed name is gone");
+    rc = st.remove_name(ID_B, "z", &st);
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image " ID_B " has no name \"z\"",
+               "remove_name of a name not held fails ENOTFOUND");
+    rc = st.add_name(ID_B, "", &st);
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid name \"\": empty", "add_name of an empty name fails");
+
+    /* metadata */
+    check_ok(&st, st.set_metadata(&st, ID_A, "{\"k\":1}"), "set_metadata");
+    rc = st.metadata(&st, "x", &s);
+    if (check_ok(&st, rc, "metadata")) {
+        check_str(s, "{\"k\":1}", "metadata returns what was set");
+    }
+    free(s);
+    s = NULL;
+    rc = st.set_metadata(&st, "nope", "m");
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"nope\"", "set_metadata of unknown ref");
+
+    /* big data */
+    check_ok(&st, st.set_big_data(&st, ID_A, "sha256:" ID_A, "config-data"), "set_big_data config");
+    check_ok(&st, st.set_big_data(&st, ID_A, "manifest", "manifest-data"), "set_big_data manifest");
+    rc = st.big_data(&st, ID_A, "manifest", &s);
+    if (check_ok(&st, rc, "big_data")) {
+        check_str(s, "manifest-data", "big_data returns the data");
+    }
+    free(s);
+    s = NULL;
+    rc = st.big_data_size(&st, ID_A, "manifest", &size);
+    if (check_ok(&st, rc, "big_data_size")) {
+        check_int(size, 13, "big_data_size is the length");
+    }
+    image_store_sha256(digest, "manifest-data", 13);
+    rc = st.big_data_digest(&st, ID_A, "manifest", &s);
+    if (check_ok(&st, rc, "big_data_digest")) {
+        check_str(s, digest, "big_data_digest is the sha256");
+    }
+    free(s);
+    s = NULL;
+    rc = st.big_data_names(&st, ID_A, &names, &len);
+    if (check_ok(&st, rc, "big_data_names")) {
+        const char *w[] = { "sha256:" ID_A, "manifest" };
+        check_strings(names, len, w, 2, "big_data_names in insertion order");
+    }
+    image_store_strings_free(names, len);
+    names = NULL;
+    len = 0;
+    rc = st.get(ID_A, &st, &img);
+    if (check_ok(&st, rc, "get after set_big_data")) {
+        check_str(img.digest, digest, "manifest digest becomes the digest");
+        check(img.digests_len == 1 && str_eq(img.digests[0], digest), "digests lists the manifest digest");
+        check_int(big_data_size_of(&img, "manifest"), 13, "big_data_sizes parallel to names");
+        check_str(big_data_digest_of(&img, "manifest"), digest, "big_data_digests parallel to names");
+    }
+    image_storage_images_clear(&img);
+    memset(&img, 0, sizeof(img));
+    {
+        static const char bin[] = { 'a', '\0', 'b', '\0', (char)0xff, '\0' };
+        char *data = NULL;
+        size_t dlen = 0;
+        check_ok(&st, st.set_big_data_len(&st, ID_A, "blob", bin, sizeof(bin)), "set_big_data_len with NUL bytes");
+        rc = st.big_data_len(&st, ID_A, "blob", &data, &dlen);
+        if (check_ok(&st, rc, "big_data_len")) {
+            check(dlen == sizeof(bin) && data != NULL && memcmp(data, bin, sizeof(bin)) == 0,
+                  "big_data_len returns the bytes");
+            check(data != NULL && data[dlen] == '\0', "big_data_len result is NUL-terminated");
+        }
+        free(data);
+        data = NULL;
+        rc = st.big_data_size(&st, ID_A, "blob", &size);
+        check(rc == 0 && size == (int64_t)sizeof(bin), "binary size recorded");
+        rc = st.big_data_len(&st, ID_A, "missing", &data, &dlen);
+        check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image " ID_A " has no big-data item \"missing\"",
+                   "big_data_len of a missing key fails");
+        free(data);
+    }
+    rc = st.big_data(&st, "x", "missing", &s);
+    check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image " ID_A " has no big-data item \"missing\"",
+               "big_data of a missing key names the full id");
+    free(s);
+    s = NULL;
+    rc = st.set_big_data(&st, ID_A, "..", "x");
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid big-data key \"..\": reserved name",
+               "set_big_data with key .. fails EINVAL");
+    rc = st.set_big_data(&st, ID_A, "", "x");
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid big-data key \"\": empty",
+               "set_big_data with an empty key fails EINVAL");
+
+    /* size and loaded time */
+    check_ok(&st, st.set_size(&st, ID_A, 4096), "set_size");
+    rc = st.set_size(&st, ID_A, -1);
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid size -1: must not be negative",
+               "set_size negative fails EINVAL");
+    check_ok(&st, st.set_loaded_time(ID_A, (timestamp){ 1500000000, 250000000 }, &st), "set_loaded_time");
+    rc = st.get(ID_A, &st, &img);
+    if (check_ok(&st, rc, "get after set_size and set_loaded_time")) {
+        check_int(img.size, 4096, "size recorded");
+        check_str(img.loaded, "2017-07-14T02:40:00.250000000Z", "loaded recorded");
+    }
+    image_storage_images_clear(&img);
+    memset(&img, 0, sizeof(img));
+
+    /* images, by_digest */
+    rc = st.images(&st, &list, &len);
+    if (check_ok(&st, rc, "images")) {
+        check_int((long long)len, 2, "images lists both images");
+    }
+    image_storage_images_free(list, len);
+    list = NULL;
+    len = 0;
+    rc = st.by_digest(&st, digest, &list, &len);
+    if (check_ok(&st, rc, "by_digest of a manifest digest")) {
+        check(len == 1 && str_eq(list[0].id, ID_A), "by_digest finds the image");
+    }
+    image_storage_images_free(list, len);
+    list = NULL;
+    len = 0;
+    rc = st.by_digest(&st, "sha256:2222222222222222222222222222222222222222222222222222222222222222", &list, &len);
+    if (check_ok(&st, rc, "by_digest of an unknown digest")) {
+        check_int((long long)len, 0, "by_digest gives an empty list");
+    }
+    image_storage_images_free(list, len);
+    list = NULL;
+    len = 0;
+    rc = st.by_digest(&st, "sha256:abc", &list, &len);
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid digest \"sha256:abc\"" DIGEST_BAD_MSG,
+               "by_digest of a malformed digest fails EINVAL");
+    image_storage_images_free(list, len);
+    list = NULL;
+    len = 0;
+
+    /* save, load, problems */
+    check_ok(&st, st.save(&st), "save");
+    check_ok(&st, st.load(&st), "load");
+    rc = st.problems(&st, &problems, &len);
+    if (check_ok(&st, rc, "problems")) {
+        check_int((long long)len, 0, "no problems");
+    }
+    image_store_problems_free(problems, len);
+    problems = NULL;
+    len = 0;
+
+    /* a second store on the same dir sees the same images; error slots are separate */
+    rc = new_image_store(false, false, dir, &other);
+    if (check_ok(&other, rc, "second store on the same dir")) {
+        rc = other.get(ID_A, &other, &img);
+        if (check_ok(&other, rc, "second store reads the record")) {
+            const char *w[] = { "x" };
+            check_strings(img.names, img.names_len, w, 1, "names persisted");
+            check_int(img.size, 4096, "size persisted");
+            check_str(img.loaded, "2017-07-14T02:40:00.250000000Z", "loaded time persisted");
+            check_str(img.metadata, "{\"k\":1}", "metadata persisted");
+        }
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        rc = other.big_data_len(&other, ID_A, "blob", &s, &len);
+        check(rc == 0 && len == 6 && s != NULL && s[1] == '\0' && s[2] == 'b', "binary big data persisted");
+        free(s);
+        s = NULL;
+        len = 0;
+
+        rc = st.lookup("nope", &st, &s);
+        free(s);
+        s = NULL;
+        rc = other.by_digest(&other, "bad", &list, &len);
+        image_storage_images_free(list, len);
+        list = NULL;
+        len = 0;
+        check(image_store_error_code(&st) == IMAGE_STORE_ENOTFOUND &&
+                  image_store_error_code(&other) == IMAGE_STORE_EINVAL,
+              "each store has its own error slot");
+
+        check_ok(&st, st.delete(ID_B, &st), "delete");
+        check(!st.exists(ID_B, &st), "deleted image is gone");
+        rc = st.delete(ID_B, &st);
+        check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"" ID_B "\"",
+                   "delete of an unknown ref fails ENOTFOUND");
+        check(other.exists(ID_B, &other), "other store still has it until load");
+        check_ok(&other, other.load(&other), "load in the other store");
+        check(!other.exists(ID_B, &other), "load sees the deletion");
+    }
+    image_store_close(&other);
+    memset(&other, 0, sizeof(other));
+
+    /* an independent store in another dir */
+    rc = new_image_store(false, false, otherdir, &other);
+    if (check_ok(&other, rc, "independent store")) {
+        check(!other.exists(ID_A, &other), "independent store does not see the first store's images");
+        {
+            const char *n[] = { "x" };
+            rc = other.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &other, &img);
+            check_ok(&other, rc, "independent store accepts the same id and name");
+            image_storage_images_clear(&img);
+            memset(&img, 0, sizeof(img));
+        }
+        check_ok(&other, other.wipe(&other), "wipe the independent store");
+        check(st.exists(ID_A, &st), "wipe of one store leaves the other alone");
+    }
+    image_store_close(&other);
+    memset(&other, 0, sizeof(other));
+
+    /* wipe */
+    check_ok(&st, st.wipe(&st), "wipe");
+    rc = st.images(&st, &list, &len);
+    check(rc == 0 && len == 0, "wipe leaves no images");
+    image_storage_images_free(list, len);
+    list = NULL;
+    len = 0;
+    {
+        char *imgdir = path_join(dir, ID_A);
+        check(!path_exists(imgdir), "wipe removes the image dirs");
+        free(imgdir);
+    }
+    {
+        const char *n[] = { "x" };
+        rc = st.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_ok(&st, rc, "store usable after wipe");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+    }
+    image_store_close(&st);
+    memset(&st, 0, sizeof(st));
+
+    /* readonly */
+    rc = new_image_store(false, true, dir, &st);
+    if (check_ok(&st, rc, "readonly open")) {
+        const char *n[] = { "y" };
+        rc = st.get(ID_A, &st, &img);
+        check(rc == 0 && img.read_only, "images of a readonly store are read_only");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        rc = st.create(NULL, NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot create",
+                   "create on a readonly store fails EREADONLY");
+        image_storage_images_clear(&img);
+        memset(&img, 0, sizeof(img));
+        rc = st.set_names(ID_A, n, 1, &st);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot set_names",
+                   "set_names on a readonly store fails EREADONLY");
+        rc = st.delete(ID_A, &st);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot delete",
+                   "delete on a readonly store fails EREADONLY");
+        rc = st.wipe(&st);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot wipe",
+                   "wipe on a readonly store fails EREADONLY");
+        rc = st.save(&st);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot save",
+                   "save on a readonly store fails EREADONLY");
+        rc = st.set_big_data(&st, ID_A, "manifest", "m");
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot set_big_data",
+                   "set_big_data on a readonly store fails EREADONLY");
+        rc = st.set_size(&st, ID_A, 1);
+        check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot set_size",
+                   "set_size on a readonly store fails EREADONLY");
+        check(st.exists("x", &st), "readonly store still has the image");
+    }
+    image_store_close(&st);
+
+    rm_rf(dir);
+    rm_rf(otherdir);
+    free(otherdir);
+    free(dir);
+}
+
+int main(int argc, char **argv)
+{
+    char template[] = "/tmp/image_store_test-XXXXXX";
+    char *tmp;
+
+    if (argc > 1) {
+        tmp = path_join(argv[1], "image_store_test");
+        rm_rf(tmp);
+        if (mkdir(tmp, 0700) != 0) {
+            perror(tmp);
+            free(tmp);
+            return 2;
+        }
+    } else {
+        if (mkdtemp(template) == NULL) {
+            perror("mkdtemp");
+            return 2;
+        }
+        tmp = strdup(template);
+        if (tmp == NULL) {
+            perror("strdup");
+            return 2;
+        }
+    }
+    test_helpers();
+    test_failed_open(tmp);
+    test_store(tmp);
+
+    rm_rf(tmp);
+    free(tmp);
+    printf("1..%d\n", tests_run);
+    return tests_failed == 0 ? 0 : 1;
+}
