@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "image_store.h"
@@ -28,29 +31,46 @@ int fs_random_bytes(void *buf, size_t len)
     return 0;
 }
 
-char *fs_join(const char *dirpath, const char *name)
+char *fs_join(const char *a, const char *b)
 {
-    size_t a = strlen(dirpath), b = strlen(name);
-    char *out = malloc(a + b + 2);
+    size_t la = strlen(a), lb = strlen(b);
+    char *out = malloc(la + lb + 2);
     if (out == NULL)
         return NULL;
-    memcpy(out, dirpath, a);
-    out[a] = '/';
-    memcpy(out + a + 1, name, b + 1);
+    if (la == 0) { /* "" is the base itself */
+        memcpy(out, b, lb + 1);
+        return out;
+    }
+    memcpy(out, a, la);
+    out[la] = '/';
+    memcpy(out + la + 1, b, lb + 1);
     return out;
 }
 
-/* Error about dirpath/name; keeps errnum. */
-static int fs_error(image_error *err, int errnum, const char *syscall, const char *dirpath,
-                    const char *name)
+int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode)
 {
-    char *path = name ? fs_join(dirpath, name) : NULL;
-    error_sys(err, errnum, syscall, path ? path : dirpath);
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .mode = (flags & O_CREAT) ? mode : 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, basefd, rel, &how, sizeof(how));
+    if (fd < 0 && errno == ENOSYS) /* before Linux 5.6 */
+        fd = openat(basefd, rel, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    return (int)fd;
+}
+
+/* "<syscall> <base>/<rel>: <strerror>" */
+static int fs_error(image_error *err, int errnum, const char *syscall, const char *base,
+                    const char *rel)
+{
+    char *path = rel ? fs_join(base, rel) : NULL;
+    error_sys(err, errnum, syscall, path ? path : base);
     free(path);
     return IMAGE_STORE_ESYS;
 }
 
-static int fs_temp_name(char out[24])
+static int temp_name(char out[24])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char r[8];
@@ -85,236 +105,379 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-void fs_txn_init(fs_txn *txn)
+/* Writes base/rel (created with extra_flags: O_EXCL or O_TRUNC); fdatasyncs
+ * it unless deferred. On failure the file is removed. */
+static int write_file(int basefd, const char *basepath, const char *rel, int extra_flags,
+                      const void *data, size_t len, bool sync, image_error *err)
 {
-    memset(txn, 0, sizeof(*txn));
-}
-
-static fs_staged *txn_push(fs_txn *txn, int dirfd, const char *dirpath, const char *name,
-                           image_error *err)
-{
-    if (txn->len == txn->cap) {
-        size_t cap = txn->cap ? txn->cap * 2 : 4;
-        fs_staged *items = realloc(txn->items, cap * sizeof(*items));
-        if (items == NULL) {
-            error_sys(err, ENOMEM, "malloc", dirpath);
-            return NULL;
-        }
-        txn->items = items;
-        txn->cap = cap;
-    }
-    fs_staged *s = &txn->items[txn->len];
-    memset(s, 0, sizeof(*s));
-    s->own_fd = -1;
-    s->dirfd = dirfd;
-    s->dirpath = strdup(dirpath);
-    s->name = strdup(name);
-    if (s->dirpath == NULL || s->name == NULL) {
-        free(s->dirpath);
-        free(s->name);
-        error_sys(err, ENOMEM, "malloc", dirpath);
-        return NULL;
-    }
-    txn->len++;
-    return s;
-}
-
-static void txn_pop(fs_txn *txn)
-{
-    fs_staged *s = &txn->items[--txn->len];
-    if (s->own_fd >= 0)
-        close(s->own_fd);
-    free(s->dirpath);
-    free(s->name);
-}
-
-/* Writes data into a new file dirfd/name (O_EXCL) and fdatasyncs it. */
-static int write_new_file(int dirfd, const char *dirpath, const char *name, const void *data,
-                          size_t len, image_error *err)
-{
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = fs_open_beneath(basefd, rel, O_WRONLY | O_CREAT | extra_flags, 0600);
     if (fd < 0)
-        return fs_error(err, errno, "open", dirpath, name);
+        return fs_error(err, errno, "open", basepath, rel);
     const char *op = NULL;
     if (write_all(fd, data, len) != 0)
         op = "write";
-    else if (fdatasync(fd) != 0)
+    else if (sync && fdatasync(fd) != 0)
         op = "fsync";
-    if (op != NULL) {
-        int saved = errno;
-        close(fd);
-        unlinkat(dirfd, name, 0);
-        return fs_error(err, saved, op, dirpath, name);
+    int saved = errno;
+    if (close(fd) != 0 && op == NULL) {
+        op = "close";
+        saved = errno;
     }
-    if (close(fd) != 0) {
-        int saved = errno;
-        unlinkat(dirfd, name, 0);
-        return fs_error(err, saved, "close", dirpath, name);
+    if (op != NULL) {
+        unlinkat(basefd, rel, 0);
+        return fs_error(err, saved, op, basepath, rel);
     }
     return 0;
 }
 
-static bool txn_is_staged_dir(const fs_txn *txn, int dirfd)
+static int sync_dir(int basefd, const char *basepath, const char *rel, image_error *err)
+{
+    int fd = rel[0] ? fs_open_beneath(basefd, rel, O_RDONLY | O_DIRECTORY, 0) : basefd;
+    if (fd < 0)
+        return fs_error(err, errno, "open", basepath, rel);
+    int rc = fsync(fd) == 0 ? 0 : fs_error(err, errno, "fsync", basepath, rel[0] ? rel : NULL);
+    if (fd != basefd)
+        close(fd);
+    return rc;
+}
+
+/* ---- transactions ---- */
+
+void fs_txn_init(fs_txn *txn, int basefd, const char *basepath, bool deferred_sync)
+{
+    memset(txn, 0, sizeof(*txn));
+    txn->basefd = basefd;
+    txn->basepath = basepath;
+    txn->deferred_sync = deferred_sync;
+    strmap_init(&txn->dirs);
+    strmap_init(&txn->files);
+}
+
+static void staged_free(fs_staged *s)
+{
+    free(s->name);
+    free(s->dir);
+    free(s->key);
+    free(s);
+}
+
+static fs_staged *push(fs_txn *txn, fs_stage_kind kind, const char *dir, const char *name,
+                       image_error *err)
+{
+    fs_staged *s = calloc(1, sizeof(*s));
+    if (s == NULL || (txn->len == txn->cap && txn->cap > SIZE_MAX / 4)) {
+        free(s);
+        error_sys(err, ENOMEM, "malloc", txn->basepath);
+        return NULL;
+    }
+    s->kind = kind;
+    s->name = strdup(name);
+    s->dir = dir ? strdup(dir) : NULL;
+    s->key = dir ? fs_join(dir, name) : NULL;
+    bool ok = s->name && (!dir || (s->dir && s->key)) && temp_name(s->tmp) == 0;
+    if (ok && txn->len == txn->cap) {
+        size_t cap = txn->cap ? txn->cap * 2 : 8;
+        fs_staged **items = realloc(txn->items, cap * sizeof(*items));
+        if (items != NULL) {
+            txn->items = items;
+            txn->cap = cap;
+        }
+        ok = items != NULL;
+    }
+    strmap *map = kind == FS_STAGE_FILE ? &txn->files : kind == FS_STAGE_DIR ? &txn->dirs : NULL;
+    if (ok && map != NULL)
+        ok = strmap_put(map, kind == FS_STAGE_FILE ? s->key : s->name, s) == 0;
+    if (!ok) {
+        staged_free(s);
+        error_sys(err, ENOMEM, "malloc", txn->basepath);
+        return NULL;
+    }
+    txn->items[txn->len++] = s;
+    return s;
+}
+
+/* Forgets item i; the maps then point at the latest remaining item, if any. */
+static void drop(fs_txn *txn, size_t i)
+{
+    fs_staged *s = txn->items[i];
+    memmove(&txn->items[i], &txn->items[i + 1], (txn->len - i - 1) * sizeof(fs_staged *));
+    txn->len--;
+    strmap *map = s->kind == FS_STAGE_FILE ? &txn->files : s->kind == FS_STAGE_DIR ? &txn->dirs : NULL;
+    const char *key = s->kind == FS_STAGE_FILE ? s->key : s->name;
+    if (map != NULL && strmap_get(map, key) == s) {
+        strmap_remove(map, key);
+        for (size_t j = txn->len; j-- > 0;) { /* rare: only after a failure */
+            fs_staged *o = txn->items[j];
+            if (o->kind == s->kind && strcmp(o->kind == FS_STAGE_FILE ? o->key : o->name, key) == 0) {
+                strmap_put(map, o->kind == FS_STAGE_FILE ? o->key : o->name, o); /* had room */
+                break;
+            }
+        }
+    }
+    staged_free(s);
+}
+
+/* Forgets every item (after commit or when freeing). */
+static void clear_items(fs_txn *txn)
 {
     for (size_t i = 0; i < txn->len; i++)
-        if (txn->items[i].is_dir && txn->items[i].own_fd == dirfd)
-            return true;
-    return false;
+        staged_free(txn->items[i]);
+    txn->len = 0;
+    strmap_free(&txn->dirs);
+    strmap_free(&txn->files);
 }
 
-int fs_txn_stage_file(fs_txn *txn, int dirfd, const char *dirpath, const char *name,
-                      const void *data, size_t len, image_error *err)
+static const fs_staged *find_dir(const fs_txn *txn, const char *name)
 {
-    if (txn_is_staged_dir(txn, dirfd)) /* the whole directory is new: write in place */
-        return write_new_file(dirfd, dirpath, name, data, len, err);
-    fs_staged *s = txn_push(txn, dirfd, dirpath, name, err);
-    if (s == NULL)
-        return IMAGE_STORE_ESYS;
-    for (int tries = 0;; tries++) {
-        if (fs_temp_name(s->tmp) != 0) {
-            int saved = errno;
-            txn_pop(txn);
-            return fs_error(err, saved, "getrandom", dirpath, NULL);
-        }
-        int rc = write_new_file(dirfd, dirpath, s->tmp, data, len, err);
-        if (rc == 0)
-            return 0;
-        if (err->sys_errno != EEXIST || tries > 8) {
-            txn_pop(txn);
-            return rc;
-        }
-    }
+    return strmap_get(&txn->dirs, name);
 }
 
-int fs_txn_stage_dir(fs_txn *txn, int dirfd, const char *dirpath, const char *name, int *fd,
-                     image_error *err)
+bool fs_txn_has_dir(const fs_txn *txn, const char *name)
 {
-    fs_staged *s = txn_push(txn, dirfd, dirpath, name, err);
+    return find_dir(txn, name) != NULL;
+}
+
+char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name)
+{
+    const fs_staged *d = dir ? find_dir(txn, dir) : NULL;
+    if (d != NULL)
+        return fs_join(d->tmp, name);
+    char *key = fs_join(dir ? dir : "", name);
+    const fs_staged *s = key ? strmap_get(&txn->files, key) : NULL;
+    free(key);
+    return s ? fs_join(s->dir, s->tmp) : NULL;
+}
+
+int fs_txn_stage_file(fs_txn *txn, const char *dir, const char *name, const void *data,
+                      size_t len, image_error *err)
+{
+    bool sync = !txn->deferred_sync;
+    const fs_staged *d = dir ? find_dir(txn, dir) : NULL;
+    if (d != NULL) { /* a new directory nobody sees yet: write in place */
+        char *rel = fs_join(d->tmp, name);
+        if (rel == NULL)
+            return error_sys(err, ENOMEM, "malloc", txn->basepath);
+        int rc = write_file(txn->basefd, txn->basepath, rel, O_TRUNC, data, len, sync, err);
+        free(rel);
+        return rc;
+    }
+    fs_staged *s = push(txn, FS_STAGE_FILE, dir ? dir : "", name, err);
     if (s == NULL)
         return IMAGE_STORE_ESYS;
-    s->is_dir = true;
-    for (int tries = 0;; tries++) {
-        if (fs_temp_name(s->tmp) != 0) {
-            int saved = errno;
-            txn_pop(txn);
-            return fs_error(err, saved, "getrandom", dirpath, NULL);
-        }
-        if (mkdirat(dirfd, s->tmp, 0700) == 0)
-            break;
-        if (errno != EEXIST || tries > 8) {
-            int saved = errno;
-            txn_pop(txn);
-            return fs_error(err, saved, "mkdir", dirpath, name);
-        }
-    }
-    s->own_fd = openat(dirfd, s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (s->own_fd < 0) {
+    char *rel = fs_join(s->dir, s->tmp);
+    int rc = rel ? write_file(txn->basefd, txn->basepath, rel, O_EXCL, data, len, sync, err)
+                 : error_sys(err, ENOMEM, "malloc", txn->basepath);
+    free(rel);
+    if (rc != 0)
+        drop(txn, txn->len - 1);
+    return rc;
+}
+
+int fs_txn_stage_dir(fs_txn *txn, const char *name, image_error *err)
+{
+    fs_staged *s = push(txn, FS_STAGE_DIR, NULL, name, err);
+    if (s == NULL)
+        return IMAGE_STORE_ESYS;
+    if (mkdirat(txn->basefd, s->tmp, 0700) != 0) {
         int saved = errno;
-        unlinkat(dirfd, s->tmp, AT_REMOVEDIR);
-        txn_pop(txn);
-        return fs_error(err, saved, "open", dirpath, name);
+        drop(txn, txn->len - 1);
+        return fs_error(err, saved, "mkdir", txn->basepath, name);
     }
-    *fd = s->own_fd;
     return 0;
+}
+
+int fs_txn_stage_remove(fs_txn *txn, const char *name, image_error *err)
+{
+    const fs_staged *d = find_dir(txn, name);
+    for (size_t i = txn->len; d != NULL && i-- > 0;)
+        if (txn->items[i] == d) {
+            /* made in this transaction: nobody has seen it, so just drop it */
+            fs_remove_tree_at(txn->basefd, d->tmp);
+            drop(txn, i);
+            return 0;
+        }
+    return push(txn, FS_STAGE_REMOVE, NULL, name, err) ? 0 : IMAGE_STORE_ESYS;
 }
 
 /* Puts back what commit had already renamed, last first. */
-static void txn_rollback(fs_txn *txn, size_t upto)
+static void rollback(fs_txn *txn, size_t upto)
 {
+    int base = txn->basefd;
     for (size_t i = upto; i-- > 0;) {
-        fs_staged *s = &txn->items[i];
-        if (!s->renamed)
+        fs_staged *s = txn->items[i];
+        if (!s->done)
             continue;
-        if (s->backup[0] != '\0')
-            renameat(s->dirfd, s->backup, s->dirfd, s->name);
-        else if (s->is_dir)
-            renameat(s->dirfd, s->name, s->dirfd, s->tmp); /* freed as a temp below */
-        else
-            unlinkat(s->dirfd, s->name, 0);
-        s->renamed = false;
+        char *final = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->name) : NULL;
+        char *backup = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->backup) : NULL;
+        char *tmp = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->tmp) : NULL;
+        if (s->kind == FS_STAGE_FILE && final && backup && tmp) {
+            if (s->backup[0] != '\0')
+                renameat(base, backup, base, final);
+            else
+                renameat(base, final, base, tmp); /* removed as a temp by fs_txn_free */
+        } else if (s->kind == FS_STAGE_DIR) {
+            renameat(base, s->name, base, s->tmp);
+        } else if (s->kind == FS_STAGE_REMOVE) {
+            renameat(base, s->tmp, base, s->name);
+        }
+        free(final);
+        free(backup);
+        free(tmp);
+        s->done = false;
         s->backup[0] = '\0';
     }
 }
 
-static int sync_dir(int dirfd, const char *dirpath, image_error *err)
+static int rename_one(fs_txn *txn, fs_staged *s, image_error *err)
 {
-    if (fsync(dirfd) != 0)
-        return fs_error(err, errno, "fsync", dirpath, NULL);
+    int base = txn->basefd;
+    if (s->kind == FS_STAGE_DIR) {
+        if (renameat2(base, s->tmp, base, s->name, RENAME_NOREPLACE) != 0)
+            return fs_error(err, errno, "rename", txn->basepath, s->name);
+    } else if (s->kind == FS_STAGE_REMOVE) {
+        if (renameat2(base, s->name, base, s->tmp, RENAME_NOREPLACE) != 0) {
+            if (errno == ENOENT) /* already gone */
+                return 0;
+            return fs_error(err, errno, "rename", txn->basepath, s->name);
+        }
+    } else {
+        char *final = fs_join(s->dir, s->name), *tmp = fs_join(s->dir, s->tmp);
+        char *backup = NULL;
+        int rc = 0;
+        struct stat st;
+        if (final == NULL || tmp == NULL) {
+            rc = error_sys(err, ENOMEM, "malloc", txn->basepath);
+        } else if (fstatat(base, final, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (temp_name(s->backup) != 0 || (backup = fs_join(s->dir, s->backup)) == NULL ||
+                linkat(base, final, base, backup, 0) != 0) {
+                rc = fs_error(err, errno ? errno : ENOMEM, "link", txn->basepath, final);
+                s->backup[0] = '\0';
+            }
+        }
+        if (rc == 0 && renameat(base, tmp, base, final) != 0) {
+            rc = fs_error(err, errno, "rename", txn->basepath, final);
+            if (backup != NULL)
+                unlinkat(base, backup, 0);
+            s->backup[0] = '\0';
+        }
+        free(final);
+        free(tmp);
+        free(backup);
+        if (rc != 0)
+            return rc;
+    }
+    s->done = true;
     return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fsyncs every directory that a rename went into, each once. */
+static int sync_touched_dirs(fs_txn *txn, image_error *err)
+{
+    const char **dirs = malloc((txn->len + 1) * sizeof(char *));
+    size_t n = 0;
+    if (dirs == NULL)
+        return error_sys(err, ENOMEM, "malloc", txn->basepath);
+    bool base = false;
+    for (size_t i = 0; i < txn->len; i++) {
+        if (txn->items[i]->kind != FS_STAGE_FILE || txn->items[i]->dir[0] == '\0')
+            base = true;
+        else
+            dirs[n++] = txn->items[i]->dir;
+    }
+    qsort(dirs, n, sizeof(char *), compare_strings);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (i == 0 || strcmp(dirs[i], dirs[i - 1]) != 0)
+            rc = sync_dir(txn->basefd, txn->basepath, dirs[i], err);
+    if (rc == 0 && base)
+        rc = sync_dir(txn->basefd, txn->basepath, "", err);
+    free(dirs);
+    return rc;
 }
 
 int fs_txn_commit(fs_txn *txn, image_error *err)
 {
     size_t i;
     int rc = 0;
-    for (i = 0; i < txn->len; i++) {
-        fs_staged *s = &txn->items[i];
-        if (s->is_dir && fsync(s->own_fd) != 0) {
-            rc = fs_error(err, errno, "fsync", s->dirpath, s->name);
-            break;
-        }
-        if (!s->is_dir) {
-            struct stat st;
-            if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                if (fs_temp_name(s->backup) != 0 ||
-                    linkat(s->dirfd, s->name, s->dirfd, s->backup, 0) != 0) {
-                    rc = fs_error(err, errno, "link", s->dirpath, s->name);
-                    s->backup[0] = '\0';
-                    break;
-                }
-            }
-        }
-        if (renameat(s->dirfd, s->tmp, s->dirfd, s->name) != 0) {
-            rc = fs_error(err, errno, "rename", s->dirpath, s->name);
-            if (s->backup[0] != '\0')
-                unlinkat(s->dirfd, s->backup, 0);
-            s->backup[0] = '\0';
-            break;
-        }
-        s->renamed = true;
+    if (txn->len == 0)
+        return 0;
+    /* 1. the data, before anything becomes visible */
+    if (txn->deferred_sync) {
+        if (syncfs(txn->basefd) != 0)
+            return fs_error(err, errno, "syncfs", txn->basepath, NULL);
+    } else {
+        for (i = 0; i < txn->len && rc == 0; i++)
+            if (txn->items[i]->kind == FS_STAGE_DIR)
+                rc = sync_dir(txn->basefd, txn->basepath, txn->items[i]->tmp, err);
+        if (rc != 0)
+            return rc;
     }
+    /* 2. the renames, in order */
+    for (i = 0; i < txn->len; i++)
+        if ((rc = rename_one(txn, txn->items[i], err)) != 0)
+            break;
+    /* 3. the directories */
+    if (rc == 0)
+        rc = sync_touched_dirs(txn, err);
     if (rc != 0) {
-        txn_rollback(txn, i);
+        rollback(txn, i < txn->len ? i : txn->len);
         return rc;
     }
-    /* Every rename is in place: make the directories durable, each once. */
+    /* Durable: clean up backups and removed trees, then forget the items. */
     for (i = 0; i < txn->len; i++) {
-        fs_staged *s = &txn->items[i];
-        bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            seen = seen || txn->items[j].dirfd == s->dirfd;
-        if (!seen && (rc = sync_dir(s->dirfd, s->dirpath, err)) != 0)
-            break;
+        fs_staged *s = txn->items[i];
+        if (s->kind == FS_STAGE_FILE && s->backup[0] != '\0') {
+            char *backup = fs_join(s->dir, s->backup);
+            if (backup != NULL)
+                unlinkat(txn->basefd, backup, 0);
+            free(backup);
+        } else if (s->kind == FS_STAGE_REMOVE && s->done) {
+            fs_remove_tree_at(txn->basefd, s->tmp); /* a leftover .tmp- tree is only garbage */
+        }
     }
-    if (rc != 0) {
-        txn_rollback(txn, txn->len);
-        return rc;
-    }
-    for (i = 0; i < txn->len; i++) {
-        fs_staged *s = &txn->items[i];
-        if (s->backup[0] != '\0')
-            unlinkat(s->dirfd, s->backup, 0);
-        s->backup[0] = '\0';
-    }
-    txn->committed = true;
+    clear_items(txn);
     return 0;
 }
 
 void fs_txn_free(fs_txn *txn)
 {
-    while (txn->len > 0) {
-        fs_staged *s = &txn->items[txn->len - 1];
-        if (!s->renamed) {
-            if (s->is_dir)
-                fs_remove_tree_at(s->dirfd, s->tmp);
-            else
-                unlinkat(s->dirfd, s->tmp, 0);
+    for (size_t i = txn->len; i-- > 0;) {
+        fs_staged *s = txn->items[i];
+        if (!s->done && s->kind == FS_STAGE_FILE) {
+            char *tmp = fs_join(s->dir, s->tmp);
+            if (tmp != NULL)
+                unlinkat(txn->basefd, tmp, 0);
+            free(tmp);
+        } else if (!s->done && s->kind == FS_STAGE_DIR) {
+            fs_remove_tree_at(txn->basefd, s->tmp);
         }
-        txn_pop(txn);
     }
+    clear_items(txn);
     free(txn->items);
-    fs_txn_init(txn);
+    txn->items = NULL;
+    txn->cap = 0;
+    strmap_free(&txn->dirs);
+    strmap_free(&txn->files);
 }
+
+int fs_write_file(int basefd, const char *basepath, const char *name, const void *data,
+                  size_t len, image_error *err)
+{
+    fs_txn txn;
+    fs_txn_init(&txn, basefd, basepath, false);
+    int rc = fs_txn_stage_file(&txn, NULL, name, data, len, err);
+    if (rc == 0)
+        rc = fs_txn_commit(&txn, err);
+    fs_txn_free(&txn);
+    return rc;
+}
+
+/* ---- reading and removing ---- */
 
 int fs_remove_tree_at(int parent, const char *name)
 {
@@ -349,73 +512,54 @@ int fs_remove_tree_at(int parent, const char *name)
     return rc;
 }
 
-int fs_remove_dir(int dirfd, const char *dirpath, const char *name, image_error *err)
+int fs_read_file(int basefd, const char *basepath, const char *rel, char **data, size_t *len,
+                 image_error *err)
 {
-    char tmp[24];
-    for (int tries = 0;; tries++) {
-        if (fs_temp_name(tmp) != 0)
-            return fs_error(err, errno, "getrandom", dirpath, NULL);
-        if (renameat2(dirfd, name, dirfd, tmp, RENAME_NOREPLACE) == 0)
-            break;
-        if (errno != EEXIST || tries > 8)
-            return fs_error(err, errno, "rename", dirpath, name);
-    }
-    if (fsync(dirfd) != 0) {
-        int saved = errno;
-        renameat(dirfd, tmp, dirfd, name);
-        return fs_error(err, saved, "fsync", dirpath, NULL);
-    }
-    fs_remove_tree_at(dirfd, tmp); /* a leftover .tmp- tree is garbage, not data */
-    return 0;
-}
-
-int fs_read_file_at(int dirfd, const char *dirpath, const char *name, char **data, size_t *len,
-                    image_error *err)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fs_open_beneath(basefd, rel, O_RDONLY, 0);
     if (fd < 0)
-        return fs_error(err, errno, "open", dirpath, name);
+        return fs_error(err, errno, "open", basepath, rel);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int saved = errno;
         close(fd);
-        return fs_error(err, saved, "stat", dirpath, name);
+        return fs_error(err, saved, "stat", basepath, rel);
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fs_error(err, EINVAL, "read", dirpath, name);
+        return fs_error(err, EINVAL, "read", basepath, rel);
     }
     size_t cap = (size_t)st.st_size + 1, used = 0;
     char *buf = malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return fs_error(err, ENOMEM, "read", dirpath, name);
-    }
-    for (;;) {
+    int rc = 0;
+    while (buf != NULL) {
         if (used + 1 >= cap) { /* the file grew */
             char *bigger = realloc(buf, cap * 2);
             if (bigger == NULL) {
                 free(buf);
-                close(fd);
-                return fs_error(err, ENOMEM, "read", dirpath, name);
+                buf = NULL;
+                break;
             }
             buf = bigger;
             cap *= 2;
         }
         ssize_t n = read(fd, buf + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int saved = errno;
-            free(buf);
-            close(fd);
-            return fs_error(err, saved, "read", dirpath, name);
+            rc = fs_error(err, errno, "read", basepath, rel);
+            break;
         }
         if (n == 0)
             break;
         used += (size_t)n;
     }
     close(fd);
+    if (buf == NULL)
+        return fs_error(err, ENOMEM, "read", basepath, rel);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
     buf[used] = '\0';
     *data = buf;
     *len = used;

@@ -1,22 +1,28 @@
 /*
- * Filesystem layer: every write goes through a transaction.
+ * Filesystem layer. Every write goes through a transaction on a base
+ * directory (the store); paths are relative to it and never leave it.
  *
  *   fs_txn txn;
- *   fs_txn_init(&txn);
- *   fs_txn_stage_file(&txn, dirfd, dirpath, "images.json", buf, len, err);  // temp + write + fdatasync
- *   ...more files, possibly in other directories...
- *   fs_txn_commit(&txn, err);   // rename each in order, then fsync each directory
- *   fs_txn_free(&txn);          // unlinks whatever was staged and not committed
+ *   fs_txn_init(&txn, storefd, "/path/of/store", false);
+ *   fs_txn_stage_dir(&txn, id, err);                        // a new image directory
+ *   fs_txn_stage_file(&txn, id, "images.json", buf, n, err); // a file in it, or in an existing one
+ *   fs_txn_stage_remove(&txn, id, err);                     // or: an image directory to delete
+ *   fs_txn_commit(&txn, err);   // make data durable, rename everything in order, fsync dirs
+ *   fs_txn_free(&txn);          // removes whatever was staged and not committed
  *
- * A staged file is a `.tmp-<random>` file (mode 0600) in the target's own
- * directory. If a rename in commit fails, the renames already done are undone
- * (replaced files come back from a hard-link backup), so a failed commit leaves
- * the directories as they were. Names starting with ".tmp-" are never a record
- * or a big-data file name.
+ * A staged file is a ".tmp-<random>" file (mode 0600) in its target's
+ * directory; a staged directory is a ".tmp-<random>" directory in the base,
+ * whose files are written in place and which is renamed into place whole. A
+ * removed directory is renamed to a ".tmp-" name, then deleted after the
+ * commit is durable. Names starting with ".tmp-" are never records or
+ * big-data files, so a crash leaves only garbage that is never loaded.
  *
- * A new image directory is made the same way: fs_txn_stage_dir() makes a
- * `.tmp-<random>` directory, files staged into it go straight to their final
- * names (fdatasync'd), and commit fsyncs it and renames it into place.
+ * Durability: without deferred_sync every staged file is fdatasync'd when it
+ * is written; with it (batches) nothing is synced until commit, which calls
+ * syncfs() once. Either way, commit renames only after the data is durable,
+ * then fsyncs each directory it renamed into, once. If a rename fails, the
+ * renames already done are undone (a replaced file comes back from a
+ * hard-link backup), so a failed commit leaves the directories as they were.
  */
 #ifndef IMAGE_FS_H
 #define IMAGE_FS_H
@@ -25,54 +31,62 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "index.h"
 
 #define FS_TMP_PREFIX ".tmp-"
 
+typedef enum { FS_STAGE_FILE, FS_STAGE_DIR, FS_STAGE_REMOVE } fs_stage_kind;
+
 typedef struct fs_staged {
-    int dirfd;          /* directory the entry goes into (not owned) */
-    char *dirpath;      /* for messages */
-    char *name;         /* final name */
-    char tmp[24];       /* staged name */
-    char backup[24];    /* hard link to the replaced file during commit, or "" */
-    bool is_dir;
-    int own_fd;         /* for a staged directory: its fd (owned), else -1 */
-    bool renamed;
+    fs_stage_kind kind;
+    char *key;        /* FILE: "dir/name", the lookup key */
+    char *dir;        /* FILE: the directory below base ("" = base); else NULL */
+    char *name;       /* final name (FILE: in dir; DIR/REMOVE: in base) */
+    char tmp[24];     /* the staged (or removed-to) name, beside name */
+    char backup[24];  /* hard link to a replaced file during commit, or "" */
+    bool done;        /* renamed during commit */
 } fs_staged;
 
 typedef struct fs_txn {
-    fs_staged *items;
+    int basefd;
+    const char *basepath; /* for messages; borrowed */
+    bool deferred_sync;
+    fs_staged **items;    /* in staging order */
     size_t len, cap;
-    bool committed;
+    strmap dirs;          /* name -> its DIR item */
+    strmap files;         /* "dir/name" -> its latest FILE item */
 } fs_txn;
 
-void fs_txn_init(fs_txn *txn);
-int fs_txn_stage_file(fs_txn *txn, int dirfd, const char *dirpath, const char *name,
-                      const void *data, size_t len, image_error *err);
-/* Makes a temp directory that becomes dirpath/name at commit; *fd receives
- * its descriptor (owned by the transaction) to stage files into. */
-int fs_txn_stage_dir(fs_txn *txn, int dirfd, const char *dirpath, const char *name, int *fd,
-                     image_error *err);
+void fs_txn_init(fs_txn *txn, int basefd, const char *basepath, bool deferred_sync);
+/* Stages dir/name (dir: a directory below base, or a directory staged in
+ * this transaction by its final name). */
+int fs_txn_stage_file(fs_txn *txn, const char *dir, const char *name, const void *data,
+                      size_t len, image_error *err);
+int fs_txn_stage_dir(fs_txn *txn, const char *name, image_error *err);
+int fs_txn_stage_remove(fs_txn *txn, const char *name, image_error *err);
+/* True when name is a directory staged (new) in this transaction. */
+bool fs_txn_has_dir(const fs_txn *txn, const char *name);
+/* Where the staged content of dir/name is, relative to base (malloc'd), or
+ * NULL when nothing is staged for it. */
+char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name);
 int fs_txn_commit(fs_txn *txn, image_error *err);
+/* Removes everything staged and not committed; the transaction is empty after. */
 void fs_txn_free(fs_txn *txn);
 
-/* Atomically removes dirpath/name (a directory): renames it to a temp name,
- * fsyncs dirfd, then deletes the tree. */
-int fs_remove_dir(int dirfd, const char *dirpath, const char *name, image_error *err);
-/* Removes a tree below dirfd without following symlinks; best effort, returns
- * 0 or an errno. */
+/* Opens rel below basefd without following symlinks anywhere on the way. */
+int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode);
+/* Removes a tree below dirfd without following symlinks; returns 0 or an errno. */
 int fs_remove_tree_at(int dirfd, const char *name);
-
-/* Reads a whole regular file into a malloc'd, NUL-terminated buffer. */
-int fs_read_file_at(int dirfd, const char *dirpath, const char *name, char **data, size_t *len,
-                    image_error *err);
-
+/* Reads base/rel into a malloc'd, NUL-terminated buffer. */
+int fs_read_file(int basefd, const char *basepath, const char *rel, char **data, size_t *len,
+                 image_error *err);
+/* Writes base/name durably and atomically on its own (a transaction of one). */
+int fs_write_file(int basefd, const char *basepath, const char *name, const void *data,
+                  size_t len, image_error *err);
 /* mkdir -p with mode for the missing components; 0 or error. */
 int fs_mkdir_all(const char *path, unsigned mode, image_error *err);
-
-/* Fills buf with len random bytes from getrandom(2); 0 or -1. */
 int fs_random_bytes(void *buf, size_t len);
-
-/* dirpath + "/" + name, malloc'd. */
-char *fs_join(const char *dirpath, const char *name);
+/* a + "/" + b, malloc'd. */
+char *fs_join(const char *a, const char *b);
 
 #endif

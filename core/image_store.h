@@ -173,6 +173,20 @@ const char *image_store_error_message(const image_store_t *image_store);
 /* The store's directory, as given to new_image_store(). */
 const char *image_store_dir(const image_store_t *image_store);
 
+/* Batches, for bulk work (imports, mirroring):
+ *   image_store_batch_begin(&st);          // takes the store's lock exclusively
+ *   st.create(...); st.set_big_data_len(...); ...   // applied in order, in memory at once
+ *   image_store_batch_commit(&st);         // one sync; returns when all is durable
+ * Inside, files are staged without syncing and nothing is visible to other
+ * processes; commit syncs once (syncfs), then renames everything into place,
+ * new images whole. After a crash mid-batch each new image is whole or absent.
+ * If a write inside failed, or commit fails, nothing of the batch reaches the
+ * disk and memory is reloaded from it; so does image_store_batch_abort().
+ * load() is refused inside a batch. Not nestable. */
+int image_store_batch_begin(image_store_t *image_store);
+int image_store_batch_commit(image_store_t *image_store);
+void image_store_batch_abort(image_store_t *image_store);
+
 /* Release what the members return. All accept NULL. */
 void image_storage_images_clear(image_storage_images *image);
 void image_storage_images_free(image_storage_images *images, size_t len);

@@ -1,5 +1,7 @@
 #include "index.h"
 
+#include "record.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,3 +184,110 @@ size_t sorted_ids_prefix(const sorted_ids *s, const char *prefix, size_t *first)
     *first = start;
     return lo - start;
 }
+
+/* ---- image indexes ---- */
+
+void index_init(image_index *ix)
+{
+    strmap_init(&ix->by_id);
+    strmap_init(&ix->by_name);
+    strmap_init(&ix->by_digest);
+    sorted_ids_init(&ix->sorted);
+}
+
+void index_free(image_index *ix, bool free_records)
+{
+    for (size_t i = 0; i < ix->by_digest.cap; i++) {
+        digest_bucket *b = ix->by_digest.slots[i].key ? ix->by_digest.slots[i].value : NULL;
+        if (b != NULL) {
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+    if (free_records)
+        for (size_t i = 0; i < ix->sorted.len; i++)
+            record_free(ix->sorted.items[i]);
+    strmap_free(&ix->by_id);
+    strmap_free(&ix->by_name);
+    strmap_free(&ix->by_digest);
+    sorted_ids_free(&ix->sorted);
+}
+
+int index_reserve(image_index *ix, const image_record *r)
+{
+    if (strmap_reserve(&ix->by_id, 1) || strmap_reserve(&ix->by_name, r->names.len) ||
+        strmap_reserve(&ix->by_digest, r->digests.len) || sorted_ids_reserve(&ix->sorted, 1))
+        return -1;
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        if (b == NULL) {
+            b = calloc(1, sizeof(*b));
+            if (b == NULL || (b->digest = strdup(r->digests.items[i])) == NULL) {
+                free(b);
+                return -1;
+            }
+            strmap_put(&ix->by_digest, b->digest, b); /* reserved above */
+        }
+        if (b->len == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 1;
+            image_record **items = realloc(b->items, cap * sizeof(*items));
+            if (items == NULL)
+                return -1;
+            b->items = items;
+            b->cap = cap;
+        }
+    }
+    return 0;
+}
+
+void index_add(image_index *ix, image_record *r)
+{
+    strmap_put(&ix->by_id, r->id, r);
+    for (size_t i = 0; i < r->names.len; i++)
+        strmap_put(&ix->by_name, r->names.items[i], r);
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        b->items[b->len++] = r;
+    }
+    sorted_ids_insert(&ix->sorted, r, r->id);
+}
+
+void index_remove(image_index *ix, image_record *r, bool prune)
+{
+    if (strmap_get(&ix->by_id, r->id) == r)
+        strmap_remove(&ix->by_id, r->id);
+    for (size_t i = 0; i < r->names.len; i++)
+        if (strmap_get(&ix->by_name, r->names.items[i]) == r)
+            strmap_remove(&ix->by_name, r->names.items[i]);
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        for (size_t j = 0; b != NULL && j < b->len; j++)
+            if (b->items[j] == r) {
+                memmove(&b->items[j], &b->items[j + 1], (b->len - j - 1) * sizeof(*b->items));
+                b->len--;
+                break;
+            }
+        if (prune && b != NULL && b->len == 0) {
+            strmap_remove(&ix->by_digest, b->digest);
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+    sorted_ids_remove(&ix->sorted, r->id);
+}
+
+void index_prune(image_index *ix, const image_record *r)
+{
+    for (size_t i = 0; i < r->digests.len; i++) {
+        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
+        if (b != NULL && b->len == 0) {
+            strmap_remove(&ix->by_digest, b->digest);
+            free(b->items);
+            free(b->digest);
+            free(b);
+        }
+    }
+}
+

@@ -44,4 +44,33 @@ void sorted_ids_remove(sorted_ids *s, const char *id);
 /* The items whose id starts with prefix: *first and the count (0 if none). */
 size_t sorted_ids_prefix(const sorted_ids *s, const char *prefix, size_t *first);
 
+
+/* ---- the store's image indexes (records from record.h) ---- */
+
+struct image_record;
+
+typedef struct digest_bucket {
+    char *digest; /* the map key, owned here */
+    size_t len, cap;
+    struct image_record **items;
+} digest_bucket;
+
+typedef struct image_index {
+    strmap by_id;      /* id -> record */
+    strmap by_name;    /* name -> record */
+    strmap by_digest;  /* digest -> digest_bucket */
+    sorted_ids sorted; /* records by id, for prefixes and listing */
+} image_index;
+
+void index_init(image_index *ix);
+/* Frees the indexes, and the records too when free_records. */
+void index_free(image_index *ix, bool free_records);
+/* Makes room so that index_add(r) cannot fail; 0 or -1 (allocation). */
+int index_reserve(image_index *ix, const struct image_record *r);
+void index_add(image_index *ix, struct image_record *r);
+/* Unmaps r; with prune, frees digest buckets left empty. */
+void index_remove(image_index *ix, struct image_record *r, bool prune);
+/* Frees the digest buckets of r's digests that no record uses any more. */
+void index_prune(image_index *ix, const struct image_record *r);
+
 #endif

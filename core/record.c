@@ -63,16 +63,29 @@ char *big_data_file_name(const char *key, const char **why)
 
 /* ---- lists ---- */
 
+int str_list_reserve(str_list *l, size_t n)
+{
+    if (l->len + n <= l->cap)
+        return 0;
+    size_t cap = l->cap ? l->cap : 1;
+    while (cap < l->len + n)
+        cap *= 2;
+    char **items = realloc(l->items, cap * sizeof(char *));
+    if (items == NULL)
+        return -1;
+    l->items = items;
+    l->cap = cap;
+    return 0;
+}
+
 int str_list_append(str_list *l, const char *s)
 {
     char *copy = strdup(s);
-    char **items = copy ? realloc(l->items, (l->len + 1) * sizeof(char *)) : NULL;
-    if (items == NULL) {
+    if (copy == NULL || str_list_reserve(l, 1) != 0) {
         free(copy);
         return -1;
     }
-    items[l->len++] = copy;
-    l->items = items;
+    l->items[l->len++] = copy;
     return 0;
 }
 
@@ -90,6 +103,7 @@ void str_list_free(str_list *l)
     free(l->items);
     l->items = NULL;
     l->len = 0;
+    l->cap = 0;
 }
 
 bool str_list_contains(const str_list *l, const char *s)
@@ -104,6 +118,7 @@ static int str_list_copy(str_list *dst, const str_list *src)
 {
     dst->items = NULL;
     dst->len = 0;
+    dst->cap = 0;
     for (size_t i = 0; i < src->len; i++)
         if (str_list_append(dst, src->items[i]) != 0) {
             str_list_free(dst);
@@ -126,6 +141,10 @@ void record_free(image_record *r)
 {
     if (r == NULL)
         return;
+    if (r->packed) {
+        free(r);
+        return;
+    }
     free(r->id);
     free(r->digest);
     str_list_free(&r->names);
@@ -176,6 +195,7 @@ image_record *record_clone(const image_record *r)
     c->loaded = dup_or_null(r->loaded, &failed);
     c->flags_json = dup_or_null(r->flags_json, &failed);
     c->size = r->size;
+    c->packed = false;
     if (str_list_copy(&c->names, &r->names) || str_list_copy(&c->names_history, &r->names_history) ||
         str_list_copy(&c->digests, &r->digests))
         failed = true;
@@ -212,6 +232,97 @@ image_record *record_clone(const image_record *r)
     return c;
 }
 
+/* ---- packing ---- */
+
+typedef struct packer {
+    char *base;   /* NULL while measuring */
+    size_t used;
+} packer;
+
+static void *pack_bytes(packer *p, const void *src, size_t n, size_t align)
+{
+    p->used = (p->used + align - 1) & ~(align - 1);
+    void *dst = p->base ? p->base + p->used : NULL;
+    if (dst != NULL && src != NULL)
+        memcpy(dst, src, n);
+    p->used += n;
+    return dst;
+}
+
+static char *pack_string(packer *p, const char *s)
+{
+    return s ? pack_bytes(p, s, strlen(s) + 1, 1) : NULL;
+}
+
+static void pack_list(packer *p, str_list *dst, const str_list *src)
+{
+    dst->items = pack_bytes(p, NULL, src->len * sizeof(char *), sizeof(char *));
+    dst->len = dst->cap = src->len;
+    for (size_t i = 0; i < src->len; i++) {
+        char *s = pack_string(p, src->items[i]);
+        if (p->base)
+            dst->items[i] = s;
+    }
+}
+
+/* Lays r out at p (or only measures it, with p->base NULL). */
+static void pack_into(packer *p, image_record *dst, const image_record *r)
+{
+    pack_bytes(p, NULL, sizeof(image_record), sizeof(void *));
+    image_record tmp;
+    image_record *d = p->base ? dst : &tmp;
+    *d = *r;
+    d->packed = true;
+    d->id = pack_string(p, r->id);
+    d->digest = pack_string(p, r->digest);
+    pack_list(p, &d->names, &r->names);
+    pack_list(p, &d->names_history, &r->names_history);
+    pack_list(p, &d->digests, &r->digests);
+    d->layer = pack_string(p, r->layer);
+    d->metadata = pack_string(p, r->metadata);
+    d->big_data = pack_bytes(p, NULL, r->big_data_len * sizeof(big_data_item), sizeof(void *));
+    for (size_t i = 0; i < r->big_data_len; i++) {
+        char *name = pack_string(p, r->big_data[i].name);
+        char *digest = pack_string(p, r->big_data[i].digest);
+        if (p->base)
+            d->big_data[i] = (big_data_item){name, r->big_data[i].size, digest};
+    }
+    d->created = pack_string(p, r->created);
+    d->loaded = pack_string(p, r->loaded);
+    d->flags_json = pack_string(p, r->flags_json);
+    d->extra_keys = pack_bytes(p, NULL, r->extra_len * sizeof(char *), sizeof(char *));
+    d->extra_values = pack_bytes(p, NULL, r->extra_len * sizeof(char *), sizeof(char *));
+    for (size_t i = 0; i < r->extra_len; i++) {
+        char *k = pack_string(p, r->extra_keys[i]), *v = pack_string(p, r->extra_values[i]);
+        if (p->base) {
+            d->extra_keys[i] = k;
+            d->extra_values[i] = v;
+        }
+    }
+}
+
+image_record *record_pack(const image_record *r)
+{
+    packer measure = {NULL, 0};
+    pack_into(&measure, NULL, r);
+    packer p = {malloc(measure.used), 0};
+    if (p.base == NULL)
+        return NULL;
+    image_record *out = (image_record *)(void *)p.base;
+    pack_into(&p, out, r);
+    return out;
+}
+
+void record_drop_name(image_record *r, size_t i)
+{
+    if (!r->packed) {
+        str_list_remove_at(&r->names, i);
+        return;
+    }
+    memmove(&r->names.items[i], &r->names.items[i + 1], (r->names.len - i - 1) * sizeof(char *));
+    r->names.len--;
+}
+
 big_data_item *record_find_big_data(const image_record *r, const char *key)
 {
     for (size_t i = 0; i < r->big_data_len; i++)
@@ -227,7 +338,7 @@ bool record_has_name(const image_record *r, const char *name)
 
 int record_recompute_digests(image_record *r)
 {
-    str_list digests = {NULL, 0};
+    str_list digests = {NULL, 0, 0};
     if (r->digest_explicit && r->digest != NULL && str_list_append(&digests, r->digest) != 0)
         return -1;
     for (size_t i = 0; i < r->big_data_len; i++) {

@@ -14,7 +14,7 @@
 
 typedef struct str_list {
     char **items;
-    size_t len;
+    size_t len, cap;
 } str_list;
 
 typedef struct big_data_item {
@@ -25,6 +25,7 @@ typedef struct big_data_item {
 
 typedef struct image_record {
     char *id; /* first member: the sorted ID index reads it */
+    bool packed; /* one allocation holds everything: see record_pack() */
     char *digest;
     bool digest_explicit; /* given at create, not derived from a manifest */
     str_list names;
@@ -48,6 +49,13 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
 /* Serializes to malloc'd JSON text; 0 or -1 (allocation failure). */
 int record_serialize(char **out, size_t *len, const image_record *r);
 image_record *record_new(void);
+/* A copy in one allocation (record and every string and array it points
+ * to): compact, and quick to build and free. A packed record is never edited
+ * in place (edits go to record_clone()), except by record_drop_name(). NULL
+ * on allocation failure. */
+image_record *record_pack(const image_record *r);
+/* Removes names.items[i] (packed or not). */
+void record_drop_name(image_record *r, size_t i);
 void record_free(image_record *r);
 /* A deep copy, or NULL on allocation failure. */
 image_record *record_clone(const image_record *r);
@@ -61,6 +69,8 @@ bool record_has_name(const image_record *r, const char *name);
 
 /* List helpers; 0 or -1 (allocation). */
 int str_list_append(str_list *l, const char *s);
+/* Room for n more appends that cannot fail; 0 or -1. */
+int str_list_reserve(str_list *l, size_t n);
 void str_list_remove_at(str_list *l, size_t i);
 void str_list_free(str_list *l);
 bool str_list_contains(const str_list *l, const char *s);

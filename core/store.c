@@ -1,15 +1,23 @@
 /*
  * The store: in-memory records with their indexes, kept equal to the disk.
  *
- * Every mutation stages the changed records (clones), writes them through one
- * fs transaction, and only after the commit succeeds swaps the clones into
- * the indexes. Anything that fails before that point frees the clones, so
- * memory and disk stay as they were.
+ * Every mutation stages the changed records (clones) and files in an fs
+ * transaction, commits it, and only then swaps the clones into the indexes;
+ * a failure before that frees the clones, so memory and disk stay as they
+ * were. Inside a batch the transaction is the batch's: files are staged
+ * without syncing, memory changes at once, and the commit at the end makes
+ * everything durable with one sync (or the abort reloads memory from disk).
+ *
+ * Around each call: a writer holds the lock file exclusively, first catches
+ * up with other processes' changes (lock.h), then publishes the IDs it
+ * changed. A reader only compares the shared generation counter with the one
+ * it has seen, and catches up under a shared lock when they differ.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +29,11 @@
 #include "fs.h"
 #include "image_store.h"
 #include "index.h"
+#include "lock.h"
 #include "record.h"
+#include "snapshot.h"
 
 #define RECORD_FILE "images.json"
-
-typedef struct digest_bucket {
-    char *digest; /* the map key, owned here */
-    size_t len, cap;
-    image_record **items;
-} digest_bucket;
-
-typedef struct image_index {
-    strmap by_id;     /* id -> record */
-    strmap by_name;   /* name -> record */
-    strmap by_digest; /* digest -> digest_bucket */
-    sorted_ids sorted; /* records by id, for prefixes and listing */
-} image_index;
 
 struct image_store_state {
     char *dir;
@@ -46,118 +43,19 @@ struct image_store_state {
     image_index index;
     image_store_problem *problems;
     size_t problems_len;
+    store_lock lock;
+    uint64_t seen_generation; /* of the lock file, as far as memory reflects it */
+    str_list changed;         /* IDs the current operation (or batch) wrote */
+    bool changed_all;         /* ... or everything */
+    bool in_batch;
+    fs_txn batch;             /* the open batch's staged writes (deferred sync) */
+    bool batch_failed;        /* a write inside the batch failed: commit refuses */
+    char batch_failure[1024];
+    size_t stale;             /* records the snapshot does not vouch for */
     image_error err;
 };
 
 typedef struct image_store_state store_state;
-
-/* ---- indexes ---- */
-
-static void index_init(image_index *ix)
-{
-    strmap_init(&ix->by_id);
-    strmap_init(&ix->by_name);
-    strmap_init(&ix->by_digest);
-    sorted_ids_init(&ix->sorted);
-}
-
-static void index_free(image_index *ix, bool free_records)
-{
-    for (size_t i = 0; i < ix->by_digest.cap; i++) {
-        digest_bucket *b = ix->by_digest.slots[i].key ? ix->by_digest.slots[i].value : NULL;
-        if (b != NULL) {
-            free(b->items);
-            free(b->digest);
-            free(b);
-        }
-    }
-    if (free_records)
-        for (size_t i = 0; i < ix->sorted.len; i++)
-            record_free(ix->sorted.items[i]);
-    strmap_free(&ix->by_id);
-    strmap_free(&ix->by_name);
-    strmap_free(&ix->by_digest);
-    sorted_ids_free(&ix->sorted);
-}
-
-/* Makes room so that index_add(r) cannot fail; 0 or -1 (allocation). */
-static int index_reserve(image_index *ix, const image_record *r)
-{
-    if (strmap_reserve(&ix->by_id, 1) || strmap_reserve(&ix->by_name, r->names.len) ||
-        strmap_reserve(&ix->by_digest, r->digests.len) || sorted_ids_reserve(&ix->sorted, 1))
-        return -1;
-    for (size_t i = 0; i < r->digests.len; i++) {
-        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
-        if (b == NULL) {
-            b = calloc(1, sizeof(*b));
-            if (b == NULL || (b->digest = strdup(r->digests.items[i])) == NULL) {
-                free(b);
-                return -1;
-            }
-            strmap_put(&ix->by_digest, b->digest, b); /* reserved above */
-        }
-        if (b->len == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 1;
-            image_record **items = realloc(b->items, cap * sizeof(*items));
-            if (items == NULL)
-                return -1;
-            b->items = items;
-            b->cap = cap;
-        }
-    }
-    return 0;
-}
-
-static void index_add(image_index *ix, image_record *r)
-{
-    strmap_put(&ix->by_id, r->id, r);
-    for (size_t i = 0; i < r->names.len; i++)
-        strmap_put(&ix->by_name, r->names.items[i], r);
-    for (size_t i = 0; i < r->digests.len; i++) {
-        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
-        b->items[b->len++] = r;
-    }
-    sorted_ids_insert(&ix->sorted, r, r->id);
-}
-
-static void index_remove(image_index *ix, image_record *r, bool prune)
-{
-    if (strmap_get(&ix->by_id, r->id) == r)
-        strmap_remove(&ix->by_id, r->id);
-    for (size_t i = 0; i < r->names.len; i++)
-        if (strmap_get(&ix->by_name, r->names.items[i]) == r)
-            strmap_remove(&ix->by_name, r->names.items[i]);
-    for (size_t i = 0; i < r->digests.len; i++) {
-        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
-        for (size_t j = 0; b != NULL && j < b->len; j++)
-            if (b->items[j] == r) {
-                memmove(&b->items[j], &b->items[j + 1], (b->len - j - 1) * sizeof(*b->items));
-                b->len--;
-                break;
-            }
-        if (prune && b != NULL && b->len == 0) {
-            strmap_remove(&ix->by_digest, b->digest);
-            free(b->items);
-            free(b->digest);
-            free(b);
-        }
-    }
-    sorted_ids_remove(&ix->sorted, r->id);
-}
-
-/* Frees the digest buckets of r's digests that no record uses any more. */
-static void index_prune(image_index *ix, const image_record *r)
-{
-    for (size_t i = 0; i < r->digests.len; i++) {
-        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
-        if (b != NULL && b->len == 0) {
-            strmap_remove(&ix->by_digest, b->digest);
-            free(b->items);
-            free(b->digest);
-            free(b);
-        }
-    }
-}
 
 /* ---- errors and references ---- */
 
@@ -284,8 +182,7 @@ static char *format_time(timestamp t)
 /* Names deduplicated in order, each checked. */
 static int collect_names(store_state *s, const char **names, size_t len, str_list *out)
 {
-    out->items = NULL;
-    out->len = 0;
+    memset(out, 0, sizeof(*out));
     if (len > 0 && names == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid names: NULL list");
     for (size_t i = 0; i < len; i++) {
@@ -303,7 +200,7 @@ static int collect_names(store_state *s, const char **names, size_t len, str_lis
 /* history = names, then the old history, deduplicated (containers/storage). */
 static int prepend_history(image_record *r, const str_list *names)
 {
-    str_list merged = {NULL, 0};
+    str_list merged = {NULL, 0, 0};
     for (size_t pass = 0; pass < 2; pass++) {
         const str_list *src = pass == 0 ? names : &r->names_history;
         for (size_t i = 0; i < src->len; i++)
@@ -321,24 +218,24 @@ static int prepend_history(image_record *r, const str_list *names)
 /* ---- change sets: stage, commit, publish ---- */
 
 typedef struct change {
-    image_record *old;   /* NULL for a new image */
-    image_record *next;  /* the staged replacement (owned until published) */
-    int dirfd;           /* the image directory, while staging */
-    bool owns_dirfd;     /* false when the fs transaction owns it */
+    image_record *old;  /* NULL for a new image */
+    image_record *next; /* the staged replacement (owned until published) */
 } change;
 
 typedef struct changeset {
     change items[8];
     change *more; /* when items is not enough */
     size_t len, cap;
-    fs_txn txn;
+    fs_txn own;   /* outside a batch */
+    fs_txn *txn;  /* own, or the batch's */
 } changeset;
 
-static void changeset_init(changeset *cs)
+static void changeset_init(store_state *s, changeset *cs)
 {
     memset(cs, 0, sizeof(*cs));
     cs->cap = sizeof(cs->items) / sizeof(cs->items[0]);
-    fs_txn_init(&cs->txn);
+    fs_txn_init(&cs->own, s->dirfd, s->dir, false);
+    cs->txn = s->in_batch ? &s->batch : &cs->own;
 }
 
 static change *changeset_at(changeset *cs, size_t i)
@@ -370,66 +267,35 @@ static change *changeset_edit(store_state *s, changeset *cs, image_record *old)
     change *c = changeset_at(cs, cs->len++);
     c->old = old;
     c->next = next;
-    c->dirfd = -1;
-    c->owns_dirfd = false;
     return c;
 }
 
 static void changeset_free(changeset *cs)
 {
-    fs_txn_free(&cs->txn);
-    for (size_t i = 0; i < cs->len; i++) {
-        change *c = changeset_at(cs, i);
-        record_free(c->next);
-        if (c->dirfd >= 0 && c->owns_dirfd)
-            close(c->dirfd);
-    }
+    fs_txn_free(&cs->own);
+    for (size_t i = 0; i < cs->len; i++)
+        record_free(changeset_at(cs, i)->next);
     free(cs->more);
-}
-
-static char *image_dir_path(const store_state *s, const char *id)
-{
-    return fs_join(s->dir, id);
-}
-
-/* Opens (or, for a new image, stages) the image directory of c. */
-static int change_open_dir(store_state *s, changeset *cs, change *c)
-{
-    if (c->dirfd >= 0)
-        return 0;
-    if (c->old == NULL) {
-        int fd, rc = fs_txn_stage_dir(&cs->txn, s->dirfd, s->dir, c->next->id, &fd, &s->err);
-        if (rc != 0)
-            return rc;
-        c->dirfd = fd; /* the transaction owns it */
-        return 0;
-    }
-    c->dirfd = openat(s->dirfd, c->old->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    c->owns_dirfd = true;
-    if (c->dirfd < 0) {
-        char *path = image_dir_path(s, c->next->id);
-        error_sys(&s->err, errno, "open", path ? path : s->dir);
-        free(path);
-        return IMAGE_STORE_ESYS;
-    }
-    return 0;
 }
 
 static int change_stage_file(store_state *s, changeset *cs, change *c, const char *name,
                              const void *data, size_t len)
 {
-    int rc = change_open_dir(s, cs, c);
-    if (rc != 0)
+    const char *id = c->next->id;
+    int rc;
+    if (c->old == NULL && !fs_txn_has_dir(cs->txn, id) &&
+        (rc = fs_txn_stage_dir(cs->txn, id, &s->err)) != 0)
         return rc;
-    char *path = image_dir_path(s, c->next->id);
-    if (path == NULL)
-        return oom(s);
-    rc = fs_txn_stage_file(&cs->txn, c->dirfd, path, name, data, len, &s->err);
-    free(path);
-    return rc;
+    return fs_txn_stage_file(cs->txn, id, name, data, len, &s->err);
 }
 
-/* Writes every staged record, commits, then swaps the records into memory. */
+static int note_changed(store_state *s, const char *id)
+{
+    return str_list_append(&s->changed, id) == 0 ? 0 : oom(s);
+}
+
+/* Writes every staged record, commits (outside a batch), then swaps the
+ * records into memory. */
 static int changeset_apply(store_state *s, changeset *cs)
 {
     int rc;
@@ -447,11 +313,12 @@ static int changeset_apply(store_state *s, changeset *cs)
             return rc;
     }
     for (size_t i = 0; i < cs->len; i++)
-        if (index_reserve(&s->index, changeset_at(cs, i)->next) != 0)
+        if (index_reserve(&s->index, changeset_at(cs, i)->next) != 0 ||
+            str_list_reserve(&s->changed, cs->len) != 0)
             return oom(s);
-    if ((rc = fs_txn_commit(&cs->txn, &s->err)) != 0)
+    if (cs->txn == &cs->own && (rc = fs_txn_commit(&cs->own, &s->err)) != 0)
         return rc;
-    /* Published: nothing below can fail (index_reserve made the room). */
+    /* Published: nothing below can fail (the room was reserved above). */
     for (size_t i = 0; i < cs->len; i++)
         if (changeset_at(cs, i)->old != NULL)
             index_remove(&s->index, changeset_at(cs, i)->old, false);
@@ -459,6 +326,7 @@ static int changeset_apply(store_state *s, changeset *cs)
         index_add(&s->index, changeset_at(cs, i)->next);
     for (size_t i = 0; i < cs->len; i++) {
         change *c = changeset_at(cs, i);
+        note_changed(s, c->next->id);
         if (c->old != NULL)
             index_prune(&s->index, c->old);
         record_free(c->old);
@@ -468,8 +336,8 @@ static int changeset_apply(store_state *s, changeset *cs)
     return 0;
 }
 
-/* Moves names to r's change, taking each from its current owner (who is
- * staged and saved too). */
+/* Moves names to the owner's change, taking each from its current holder
+ * (who is staged and saved too). */
 static int steal_names(store_state *s, changeset *cs, change *owner, const str_list *names)
 {
     for (size_t i = 0; i < names->len; i++) {
@@ -512,8 +380,6 @@ static int do_create(store_state *s, const char *id, const char **names, size_t 
 {
     char generated[65];
     int rc;
-    if ((rc = refuse_readonly(s, "create")) != 0)
-        return rc;
     if (id == NULL || id[0] == '\0') {
         if ((rc = random_id(s, generated)) != 0)
             return rc;
@@ -549,7 +415,7 @@ static int do_create(store_state *s, const char *id, const char **names, size_t 
     }
 
     changeset cs;
-    changeset_init(&cs);
+    changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, NULL);
     if (c == NULL) {
         rc = IMAGE_STORE_ESYS;
@@ -590,12 +456,12 @@ out:
 
 /* set_names (replace) and add_name (append) share this. */
 static int do_set_names(store_state *s, const char *ref, const char **names, size_t names_len,
-                        bool append, const char *op)
+                        bool append)
 {
     int rc;
     image_record *r;
     str_list unique;
-    if ((rc = refuse_readonly(s, op)) != 0 || (rc = resolve(s, ref, &r)) != 0)
+    if ((rc = resolve(s, ref, &r)) != 0)
         return rc;
     if ((rc = collect_names(s, names, names_len, &unique)) != 0)
         return rc;
@@ -609,7 +475,7 @@ static int do_set_names(store_state *s, const char *ref, const char **names, siz
         }
     }
     changeset cs;
-    changeset_init(&cs);
+    changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, r);
     if (c == NULL) {
         rc = IMAGE_STORE_ESYS;
@@ -645,14 +511,13 @@ static int do_remove_name(store_state *s, const char *ref, const char *name)
 {
     int rc;
     image_record *r;
-    if ((rc = refuse_readonly(s, "remove_name")) != 0 || (rc = resolve(s, ref, &r)) != 0 ||
-        (rc = check_name(s, name)) != 0)
+    if ((rc = resolve(s, ref, &r)) != 0 || (rc = check_name(s, name)) != 0)
         return rc;
     if (!record_has_name(r, name))
         return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no name \"%s\"", r->id,
                          name);
     changeset cs;
-    changeset_init(&cs);
+    changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, r);
     if (c == NULL) {
         rc = IMAGE_STORE_ESYS;
@@ -672,17 +537,17 @@ static int do_remove_name(store_state *s, const char *ref, const char *name)
 typedef enum { FIELD_LOADED, FIELD_METADATA, FIELD_SIZE } field;
 
 static int do_set_field(store_state *s, const char *ref, field which, const char *text,
-                        int64_t number, const char *op)
+                        int64_t number)
 {
     int rc;
     image_record *r;
-    if ((rc = refuse_readonly(s, op)) != 0 || (rc = resolve(s, ref, &r)) != 0)
+    if ((rc = resolve(s, ref, &r)) != 0)
         return rc;
     char *copy = NULL;
     if (text != NULL && (copy = strdup(text)) == NULL)
         return oom(s);
     changeset cs;
-    changeset_init(&cs);
+    changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, r);
     if (c == NULL) {
         free(copy);
@@ -726,8 +591,7 @@ static int do_set_big_data(store_state *s, const char *ref, const char *key, con
     int rc;
     image_record *r;
     char *file = NULL, digest[72];
-    if ((rc = refuse_readonly(s, "set_big_data")) != 0 || (rc = resolve(s, ref, &r)) != 0 ||
-        (rc = check_key(s, key, &file)) != 0)
+    if ((rc = resolve(s, ref, &r)) != 0 || (rc = check_key(s, key, &file)) != 0)
         return rc;
     if (data == NULL && len > 0) {
         free(file);
@@ -738,7 +602,7 @@ static int do_set_big_data(store_state *s, const char *ref, const char *key, con
         return error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
     }
     changeset cs;
-    changeset_init(&cs);
+    changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, r);
     if (c == NULL) {
         rc = IMAGE_STORE_ESYS;
@@ -776,48 +640,55 @@ out:
     return rc;
 }
 
-static int do_delete(store_state *s, const char *ref)
+/* Removes the image directories of records (all, or the one given). */
+static int remove_images(store_state *s, image_record *only)
 {
-    int rc;
-    image_record *r;
-    if ((rc = refuse_readonly(s, "delete")) != 0 || (rc = resolve(s, ref, &r)) != 0)
+    fs_txn own, *txn = s->in_batch ? &s->batch : &own;
+    size_t n = only ? 1 : s->index.sorted.len;
+    int rc = 0;
+    fs_txn_init(&own, s->dirfd, s->dir, false);
+    if (str_list_reserve(&s->changed, n) != 0)
+        rc = oom(s);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        image_record *r = only ? only : s->index.sorted.items[i];
+        rc = fs_txn_stage_remove(txn, r->id, &s->err);
+    }
+    if (rc == 0 && txn == &own)
+        rc = fs_txn_commit(&own, &s->err);
+    fs_txn_free(&own);
+    if (rc != 0)
         return rc;
-    if ((rc = fs_remove_dir(s->dirfd, s->dir, r->id, &s->err)) != 0 &&
-        s->err.sys_errno != ENOENT) /* already gone from disk: forget it too */
-        return rc;
-    error_clear(&s->err);
-    index_remove(&s->index, r, true);
-    record_free(r);
-    return 0;
-}
-
-static int do_wipe(store_state *s)
-{
-    int rc;
-    if ((rc = refuse_readonly(s, "wipe")) != 0)
-        return rc;
-    while (s->index.sorted.len > 0) {
-        image_record *r = s->index.sorted.items[s->index.sorted.len - 1];
-        if ((rc = fs_remove_dir(s->dirfd, s->dir, r->id, &s->err)) != 0 &&
-            s->err.sys_errno != ENOENT)
-            return rc; /* the images before this one are gone, the rest stay */
-        error_clear(&s->err);
+    while (n-- > 0) {
+        image_record *r = only ? only : s->index.sorted.items[s->index.sorted.len - 1];
+        note_changed(s, r->id); /* reserved above */
         index_remove(&s->index, r, true);
         record_free(r);
     }
     return 0;
 }
 
+static int do_delete(store_state *s, const char *ref)
+{
+    image_record *r;
+    int rc = resolve(s, ref, &r);
+    return rc != 0 ? rc : remove_images(s, r);
+}
+
+static int do_wipe(store_state *s)
+{
+    int rc = remove_images(s, NULL);
+    if (rc == 0)
+        s->changed_all = true;
+    return rc;
+}
+
 static int do_save(store_state *s)
 {
-    int rc;
-    if ((rc = refuse_readonly(s, "save")) != 0)
-        return rc;
     for (size_t i = 0; i < s->index.sorted.len; i++) {
-        image_record *r = s->index.sorted.items[i];
         changeset cs;
-        changeset_init(&cs);
-        rc = changeset_edit(s, &cs, r) ? changeset_apply(s, &cs) : IMAGE_STORE_ESYS;
+        changeset_init(s, &cs);
+        int rc = changeset_edit(s, &cs, s->index.sorted.items[i]) ? changeset_apply(s, &cs)
+                                                                  : IMAGE_STORE_ESYS;
         changeset_free(&cs);
         if (rc != 0)
             return rc;
@@ -831,10 +702,10 @@ typedef struct loaded_state {
     image_index index;
     image_store_problem *problems;
     size_t problems_len, problems_cap;
+    size_t stale; /* records read from their files, not from the snapshot */
 } loaded_state;
 
-static int add_problem(loaded_state *ls, const char *path, const char *fmt, const char *a,
-                       const char *b)
+static int add_problem(loaded_state *ls, const char *path, const char *text)
 {
     if (ls->problems_len == ls->problems_cap) {
         size_t cap = ls->problems_cap ? ls->problems_cap * 2 : 4;
@@ -844,8 +715,6 @@ static int add_problem(loaded_state *ls, const char *path, const char *fmt, cons
         ls->problems = grown;
         ls->problems_cap = cap;
     }
-    char text[1200];
-    snprintf(text, sizeof(text), fmt, a, b ? b : "");
     image_store_problem *p = &ls->problems[ls->problems_len];
     p->path = strdup(path);
     p->problem = strdup(text);
@@ -863,42 +732,42 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads and checks one image directory; a bad record becomes a problem. */
-static int load_one(store_state *s, loaded_state *ls, const char *name)
+/* Reads <name>/images.json; a record that is unusable is NULL with *why. */
+static int read_record(store_state *s, const char *name, image_record **out, char *why,
+                       size_t why_len)
 {
-    char *dirpath = fs_join(s->dir, name), *path = dirpath ? fs_join(dirpath, RECORD_FILE) : NULL;
-    char *json = NULL, why[512];
+    char *rel = fs_join(name, RECORD_FILE), *json = NULL;
     size_t len;
-    int rc = 0, fd = -1;
-    image_record *r = NULL;
     image_error err;
-    if (path == NULL) {
-        rc = -1;
-        goto out;
+    *out = NULL;
+    if (rel == NULL)
+        return -1;
+    if (fs_read_file(s->dirfd, s->dir, rel, &json, &len, &err) != 0) {
+        snprintf(why, why_len, "cannot read the record: %s",
+                 err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+    } else if (record_parse(out, json, len, why, why_len) == 0 && strcmp((*out)->id, name) != 0) {
+        snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, name);
+        record_free(*out);
+        *out = NULL;
+    } else if (*out != NULL) {
+        image_record *packed = record_pack(*out);
+        record_free(*out);
+        *out = packed;
+        if (packed == NULL) {
+            free(json);
+            free(rel);
+            return -1;
+        }
     }
-    fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno != ENOTDIR && errno != ELOOP) /* plain files such as images.lock are not ours */
-            rc = add_problem(ls, dirpath, "cannot open image directory: %s%s", strerror(errno), NULL);
-        goto out;
-    }
-    if (!image_id_is_valid(name)) {
-        rc = add_problem(ls, dirpath, "not an image directory: the name is not a 64-hex ID%s%s", "",
-                         NULL);
-        goto out;
-    }
-    if (fs_read_file_at(fd, dirpath, RECORD_FILE, &json, &len, &err) != 0) {
-        rc = add_problem(ls, path, "cannot read the record: %s%s", err.message, NULL);
-        goto out;
-    }
-    if (record_parse(&r, json, len, why, sizeof(why)) != 0) {
-        rc = add_problem(ls, path, "%s%s", why, NULL);
-        goto out;
-    }
-    if (strcmp(r->id, name) != 0) {
-        rc = add_problem(ls, path, "record id %s does not match its directory %s", r->id, name);
-        goto out;
-    }
+    free(json);
+    free(rel);
+    return 0;
+}
+
+/* Adds r to the index; a name another image already holds is dropped here
+ * (in memory only) and reported. */
+static int admit_record(loaded_state *ls, image_record *r, const char *path)
+{
     for (size_t i = 0; i < r->names.len;) {
         image_record *holder = strmap_get(&ls->index.by_name, r->names.items[i]);
         if (holder == NULL) {
@@ -908,21 +777,41 @@ static int load_one(store_state *s, loaded_state *ls, const char *name)
         char msg[300];
         snprintf(msg, sizeof(msg), "name \"%s\" is also held by image %s; ignored here",
                  r->names.items[i], holder->id);
-        if ((rc = add_problem(ls, path, "%s%s", msg, NULL)) != 0)
-            goto out;
-        str_list_remove_at(&r->names, i);
+        if (add_problem(ls, path, msg) != 0)
+            return -1;
+        record_drop_name(r, i);
     }
-    if (index_reserve(&ls->index, r) != 0) {
-        rc = -1;
-        goto out;
-    }
+    if (index_reserve(&ls->index, r) != 0)
+        return -1;
     index_add(&ls->index, r);
-    r = NULL;
-out:
-    if (fd >= 0)
-        close(fd);
-    record_free(r);
-    free(json);
+    return 0;
+}
+
+/* One entry of the store directory: an image directory, or a problem. */
+static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const char *name)
+{
+    struct stat st;
+    char why[512];
+    char *dirpath = fs_join(s->dir, name), *path = dirpath ? fs_join(dirpath, RECORD_FILE) : NULL;
+    image_record *r = NULL;
+    int rc = 0;
+    if (path == NULL) {
+        rc = -1;
+    } else if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        snprintf(why, sizeof(why), "cannot stat the image directory: %s", strerror(errno));
+        rc = add_problem(ls, dirpath, why);
+    } else if (!S_ISDIR(st.st_mode)) {
+        /* plain files (images.lock, ...) are not ours to judge */
+    } else if (!image_id_is_valid(name)) {
+        rc = add_problem(ls, dirpath, "not an image directory: the name is not a 64-hex ID");
+    } else if (snap != NULL && (r = snapshot_take(snap, name, &st, lock_generation(&s->lock))) != NULL) {
+        rc = admit_record(ls, r, path);
+    } else if ((rc = read_record(s, name, &r, why, sizeof(why))) == 0) {
+        ls->stale++;
+        rc = r ? admit_record(ls, r, path) : add_problem(ls, path, why);
+    }
+    if (rc != 0 || (r != NULL && strmap_get(&ls->index.by_id, r->id) != r))
+        record_free(r);
     free(path);
     free(dirpath);
     return rc;
@@ -934,7 +823,8 @@ static void loaded_free(loaded_state *ls)
     image_store_problems_free(ls->problems, ls->problems_len);
 }
 
-/* Builds a fresh index from the disk; replaces s's only on success. */
+/* Builds a fresh index from the disk (with the snapshot's help); replaces
+ * memory only on success. */
 static int load_all(store_state *s)
 {
     loaded_state ls;
@@ -953,7 +843,7 @@ static int load_all(store_state *s)
     int rc = 0;
     struct dirent *e;
     for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
-        if (e->d_name[0] == '.') /* ".", "..", and our own temp entries */
+        if (e->d_name[0] == '.') /* ".", "..", and our own files and temp entries */
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -974,11 +864,13 @@ static int load_all(store_state *s)
         rc = error_sys(&s->err, errno, "readdir", s->dir);
     closedir(d);
     if (rc == 0) {
-        if (n > 1)
+        snapshot *snap = snapshot_read(s->dirfd, s->dir);
+        if (n > 1) /* in name order, so that duplicate names resolve the same way every time */
             qsort(names, n, sizeof(char *), compare_names);
         for (size_t i = 0; i < n && rc == 0; i++)
-            if (load_one(s, &ls, names[i]) != 0)
+            if (load_entry(s, &ls, snap, names[i]) != 0)
                 rc = oom(s);
+        snapshot_free(snap);
     }
     image_store_strings_free(names, n);
     if (rc != 0) {
@@ -990,7 +882,139 @@ static int load_all(store_state *s)
     s->index = ls.index;
     s->problems = ls.problems;
     s->problems_len = ls.problems_len;
+    s->stale = ls.stale;
+#ifdef __GLIBC__
+    if (n > 1024)
+        malloc_trim(0); /* give back what decoding the records left free between them */
+#endif
     return 0;
+}
+
+/* ---- keeping up with other processes ---- */
+
+static bool snapshot_is_stale(const store_state *s)
+{
+    return s->stale > 64 + s->index.sorted.len / 32;
+}
+
+/* Re-reads one image after another process changed it. */
+static int reload_image(store_state *s, const char *id)
+{
+    char why[512];
+    image_record *r = NULL, *old = strmap_get(&s->index.by_id, id);
+    struct stat st;
+    if (fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT)
+            return -1;
+    } else if (read_record(s, id, &r, why, sizeof(why)) != 0 || r == NULL) {
+        return -1; /* unusable now: a full load records the problem */
+    }
+    if (r != NULL) {
+        /* The new record wins its names from images whose change is yet to come. */
+        for (size_t i = 0; i < r->names.len; i++) {
+            image_record *holder = strmap_get(&s->index.by_name, r->names.items[i]);
+            if (holder == NULL || holder == old)
+                continue;
+            for (size_t j = 0; j < holder->names.len; j++)
+                if (strcmp(holder->names.items[j], r->names.items[i]) == 0) {
+                    strmap_remove(&s->index.by_name, r->names.items[i]);
+                    record_drop_name(holder, j);
+                    break;
+                }
+        }
+        if (index_reserve(&s->index, r) != 0) {
+            record_free(r);
+            return -1;
+        }
+    }
+    if (old != NULL)
+        index_remove(&s->index, old, false);
+    if (r != NULL)
+        index_add(&s->index, r);
+    if (old != NULL) {
+        index_prune(&s->index, old);
+        record_free(old);
+    }
+    s->stale++;
+    return 0;
+}
+
+/* Brings memory up to the lock file's generation. */
+static int catch_up(store_state *s)
+{
+    uint64_t g = lock_generation(&s->lock), from = s->seen_generation;
+    if (g == from)
+        return 0;
+    bool partial = g > from && g - from <= LOCK_RING;
+    for (uint64_t i = from + 1; partial && i <= g; i++) {
+        char id[65];
+        partial = lock_change_at(&s->lock, i, id) && image_id_is_valid(id) &&
+                  reload_image(s, id) == 0;
+    }
+    if (!partial) {
+        int rc = load_all(s);
+        if (rc != 0)
+            return rc;
+    }
+    s->seen_generation = g;
+    return 0;
+}
+
+/* Tells other processes what this operation (or batch) changed. */
+static void publish_changes(store_state *s)
+{
+    if (s->changed_all || s->changed.len > LOCK_RING / 2) {
+        lock_publish(&s->lock, NULL);
+    } else {
+        for (size_t i = 0; i < s->changed.len; i++)
+            lock_publish(&s->lock, s->changed.items[i]);
+    }
+    s->stale += s->changed.len;
+    s->seen_generation = lock_generation(&s->lock);
+    str_list_free(&s->changed);
+    s->changed_all = false;
+}
+
+static int begin_read(store_state *s)
+{
+    error_clear(&s->err);
+    if (lock_generation(&s->lock) == s->seen_generation)
+        return 0; /* the common case: one atomic load */
+    if (s->lock.held != 0)
+        return catch_up(s);
+    int rc = lock_acquire(&s->lock, false, s->dir, &s->err);
+    if (rc == 0) {
+        rc = catch_up(s);
+        lock_release(&s->lock);
+    }
+    return rc;
+}
+
+static int begin_write(store_state *s, const char *op)
+{
+    error_clear(&s->err);
+    int rc = refuse_readonly(s, op);
+    if (rc != 0 || s->in_batch)
+        return rc;
+    if ((rc = lock_acquire(&s->lock, true, s->dir, &s->err)) != 0)
+        return rc;
+    if ((rc = catch_up(s)) != 0)
+        lock_release(&s->lock);
+    return rc;
+}
+
+static int end_write(store_state *s, int rc)
+{
+    if (s->in_batch) {
+        if (rc == IMAGE_STORE_ESYS && !s->batch_failed) { /* the batch must not commit half */
+            s->batch_failed = true;
+            snprintf(s->batch_failure, sizeof(s->batch_failure), "%s", s->err.message);
+        }
+        return rc == 0 ? 0 : -1;
+    }
+    publish_changes(s);
+    lock_release(&s->lock);
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- the seed interface ---- */
@@ -998,95 +1022,104 @@ static int load_all(store_state *s)
 #define STATE_OR_FAIL(st)                                                                          \
     store_state *s = state_of(st);                                                                 \
     if (s == NULL || s->dirfd < 0)                                                                 \
-        return -1;                                                                                 \
-    error_clear(&s->err)
+    return -1
 
-static int result(int rc)
-{
-    return rc == 0 ? 0 : -1;
-}
+/* A mutator: lock, catch up, run `call`, publish, unlock. */
+#define WRITE_OP(st, op, call)                                                                     \
+    do {                                                                                           \
+        STATE_OR_FAIL(st);                                                                         \
+        int rc_ = begin_write(s, op);                                                              \
+        if (rc_ != 0)                                                                              \
+            return -1;                                                                             \
+        return end_write(s, (call));                                                               \
+    } while (0)
+
+/* A reader: catch up if another process wrote, then run `call`. */
+#define READ_OP(st, call)                                                                          \
+    do {                                                                                           \
+        STATE_OR_FAIL(st);                                                                         \
+        if (begin_read(s) != 0)                                                                    \
+            return -1;                                                                             \
+        return (call) == 0 ? 0 : -1;                                                               \
+    } while (0)
 
 static int m_create(const char *id, const char **names, size_t names_len, const char *layer,
                     const char *metadata, timestamp time, const char *searchable_digest,
                     image_store_t *st, image_storage_images *image)
 {
-    STATE_OR_FAIL(st);
-    return result(do_create(s, id, names, names_len, layer, metadata, time, searchable_digest,
-                            image));
+    WRITE_OP(st, "create",
+             do_create(s, id, names, names_len, layer, metadata, time, searchable_digest, image));
 }
 
 static int m_set_names(const char *id, const char **names, size_t names_len, image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_set_names(s, id, names, names_len, false, "set_names"));
+    WRITE_OP(st, "set_names", do_set_names(s, id, names, names_len, false));
 }
 
 static int m_add_name(const char *id, const char *name, image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_set_names(s, id, &name, 1, true, "add_name"));
+    WRITE_OP(st, "add_name", do_set_names(s, id, &name, 1, true));
 }
 
 static int m_remove_name(const char *id, const char *name, image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_remove_name(s, id, name));
+    WRITE_OP(st, "remove_name", do_remove_name(s, id, name));
 }
 
 static int m_delete(const char *id, image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_delete(s, id));
+    WRITE_OP(st, "delete", do_delete(s, id));
 }
 
 static int m_wipe(image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_wipe(s));
+    WRITE_OP(st, "wipe", do_wipe(s));
 }
 
-static int m_set_loaded_time(const char *id, timestamp loaded, image_store_t *st)
+static int set_loaded_time(store_state *s, const char *id, timestamp loaded)
 {
-    STATE_OR_FAIL(st);
     int rc = check_time(s, loaded);
     char *text = rc == 0 ? format_time(loaded) : NULL;
     if (rc == 0 && text == NULL)
         rc = oom(s);
     if (rc == 0)
-        rc = do_set_field(s, id, FIELD_LOADED, text, 0, "set_loaded_time");
+        rc = do_set_field(s, id, FIELD_LOADED, text, 0);
     free(text);
-    return result(rc);
+    return rc;
+}
+
+static int m_set_loaded_time(const char *id, timestamp loaded, image_store_t *st)
+{
+    WRITE_OP(st, "set_loaded_time", set_loaded_time(s, id, loaded));
 }
 
 static int m_save(const image_store_t *st)
 {
-    STATE_OR_FAIL(st);
-    return result(do_save(s));
+    WRITE_OP(st, "save", do_save(s));
 }
 
 static int m_set_metadata(image_store_t *st, const char *id, const char *metadata)
 {
-    STATE_OR_FAIL(st);
-    return result(do_set_field(s, id, FIELD_METADATA, metadata, 0, "set_metadata"));
+    WRITE_OP(st, "set_metadata", do_set_field(s, id, FIELD_METADATA, metadata, 0));
+}
+
+static int set_size(store_state *s, const char *id, int64_t size)
+{
+    if (size < 0)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid size %" PRId64 ": must not be negative",
+                         size);
+    return do_set_field(s, id, FIELD_SIZE, NULL, size);
 }
 
 static int m_set_size(image_store_t *st, const char *id, int64_t size)
 {
-    STATE_OR_FAIL(st);
-    int rc = refuse_readonly(s, "set_size");
-    if (rc == 0 && size < 0)
-        rc = error_set(&s->err, IMAGE_STORE_EINVAL, "invalid size %" PRId64 ": must not be negative",
-                       size);
-    if (rc == 0)
-        rc = do_set_field(s, id, FIELD_SIZE, NULL, size, "set_size");
-    return result(rc);
+    WRITE_OP(st, "set_size", set_size(s, id, size));
 }
 
 static int m_set_big_data_len(image_store_t *st, const char *id, const char *key,
                               const void *data, size_t len)
 {
-    STATE_OR_FAIL(st);
-    return result(do_set_big_data(s, id, key, data, len));
+    WRITE_OP(st, "set_big_data", do_set_big_data(s, id, key, data, len));
 }
 
 static int m_set_big_data(image_store_t *st, const char *id, const char *key, const char *data)
@@ -1098,30 +1131,37 @@ static bool m_exists(const char *id, const image_store_t *st)
 {
     store_state *s = state_of(st);
     image_record *r;
-    if (s == NULL || s->dirfd < 0)
+    if (s == NULL || s->dirfd < 0 || begin_read(s) != 0)
         return false;
-    error_clear(&s->err);
     return resolve(s, id, &r) == 0;
 }
 
-static int m_get(const char *id, const image_store_t *st, image_storage_images *image)
+static int get_image(store_state *s, const char *id, image_storage_images *image)
 {
-    STATE_OR_FAIL(st);
     image_record *r;
     int rc = resolve(s, id, &r);
     if (rc == 0 && record_to_public(image, r, s->readonly) != 0)
         rc = oom(s);
-    return result(rc);
+    return rc;
 }
 
-static int m_lookup(const char *name, const image_store_t *st, char **id)
+static int m_get(const char *id, const image_store_t *st, image_storage_images *image)
 {
-    STATE_OR_FAIL(st);
+    READ_OP(st, get_image(s, id, image));
+}
+
+static int lookup_id(store_state *s, const char *name, char **id)
+{
     image_record *r;
     int rc = resolve(s, name, &r);
     if (rc == 0 && (*id = strdup(r->id)) == NULL)
         rc = oom(s);
-    return result(rc);
+    return rc;
+}
+
+static int m_lookup(const char *name, const image_store_t *st, char **id)
+{
+    READ_OP(st, lookup_id(s, name, id));
 }
 
 /* Copies records into a new array. */
@@ -1143,50 +1183,72 @@ static int copy_records(store_state *s, image_record *const *records, size_t n,
 
 static int m_images(const image_store_t *st, image_storage_images **images, size_t *len)
 {
-    STATE_OR_FAIL(st);
-    return result(copy_records(s, (image_record *const *)s->index.sorted.items, s->index.sorted.len,
-                               images, len));
+    READ_OP(st, copy_records(s, (image_record *const *)s->index.sorted.items, s->index.sorted.len,
+                             images, len));
+}
+
+static int images_by_digest(store_state *s, const char *digest, image_storage_images **images,
+                            size_t *len)
+{
+    if (digest == NULL || !digest_is_valid(digest))
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
+                         "sha512:<128 hex>",
+                         digest ? digest : "");
+    digest_bucket *b = strmap_get(&s->index.by_digest, digest);
+    return copy_records(s, b ? b->items : NULL, b ? b->len : 0, images, len);
 }
 
 static int m_by_digest(const image_store_t *st, const char *digest, image_storage_images **images,
                        size_t *len)
 {
-    STATE_OR_FAIL(st);
-    if (digest == NULL || !digest_is_valid(digest))
-        return result(error_set(&s->err, IMAGE_STORE_EINVAL,
-                                "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
-                                "sha512:<128 hex>",
-                                digest ? digest : ""));
-    digest_bucket *b = strmap_get(&s->index.by_digest, digest);
-    return result(copy_records(s, b ? b->items : NULL, b ? b->len : 0, images, len));
+    READ_OP(st, images_by_digest(s, digest, images, len));
 }
 
-static int m_load(image_store_t *st)
+/* Re-reads the disk from the directory's path (it may have been replaced). */
+static int reload(store_state *s)
 {
-    STATE_OR_FAIL(st);
-    /* Re-open the path: the directory may have been replaced since open. */
+    if (s->in_batch)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "cannot load inside a batch");
     int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return result(error_sys(&s->err, errno, "open", s->dir));
-    int old = s->dirfd;
+        return error_sys(&s->err, errno, "open", s->dir);
+    int old = s->dirfd, rc;
     s->dirfd = fd;
-    if (load_all(s) != 0) {
+    if ((rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
+        uint64_t g = lock_generation(&s->lock);
+        if ((rc = load_all(s)) == 0)
+            s->seen_generation = g;
+        lock_release(&s->lock);
+    }
+    if (rc != 0) {
         s->dirfd = old;
         close(fd);
-        return -1;
+        return rc;
     }
     close(old);
     return 0;
 }
 
-static int m_metadata(const image_store_t *st, const char *id, char **metadata)
+static int m_load(image_store_t *st)
 {
     STATE_OR_FAIL(st);
+    error_clear(&s->err);
+    return reload(s) == 0 ? 0 : -1;
+}
+
+static int get_metadata(store_state *s, const char *id, char **metadata)
+{
     image_record *r;
     int rc = resolve(s, id, &r);
     if (rc == 0 && (*metadata = strdup(r->metadata ? r->metadata : "")) == NULL)
         rc = oom(s);
-    return result(rc);
+    return rc;
+}
+
+static int m_metadata(const image_store_t *st, const char *id, char **metadata)
+{
+    READ_OP(st, get_metadata(s, id, metadata));
 }
 
 /* The record and item for (ref, key), or ENOTFOUND / EINVAL. */
@@ -1208,24 +1270,18 @@ static int find_big_data(store_state *s, const char *ref, const char *key, image
 static int read_big_data(store_state *s, const image_record *r, const char *file, char **data,
                          size_t *len)
 {
-    char *dirpath = image_dir_path(s, r->id);
-    if (dirpath == NULL)
+    /* Inside a batch the current bytes may still be staged. */
+    char *rel = s->in_batch ? fs_txn_staged_path(&s->batch, r->id, file) : NULL;
+    if (rel == NULL && (rel = fs_join(r->id, file)) == NULL)
         return oom(s);
-    int rc, fd = openat(s->dirfd, r->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        rc = error_sys(&s->err, errno, "open", dirpath);
-    } else {
-        rc = fs_read_file_at(fd, dirpath, file, data, len, &s->err);
-        close(fd);
-    }
-    free(dirpath);
+    int rc = fs_read_file(s->dirfd, s->dir, rel, data, len, &s->err);
+    free(rel);
     return rc;
 }
 
-static int m_big_data_len(const image_store_t *st, const char *id, const char *key, char **data,
-                          size_t *len)
+static int get_big_data(store_state *s, const char *id, const char *key, char **data,
+                        size_t *len)
 {
-    STATE_OR_FAIL(st);
     image_record *r;
     big_data_item *item;
     char *file = NULL;
@@ -1233,7 +1289,13 @@ static int m_big_data_len(const image_store_t *st, const char *id, const char *k
     if (rc == 0)
         rc = read_big_data(s, r, file, data, len);
     free(file);
-    return result(rc);
+    return rc;
+}
+
+static int m_big_data_len(const image_store_t *st, const char *id, const char *key, char **data,
+                          size_t *len)
+{
+    READ_OP(st, get_big_data(s, id, key, data, len));
 }
 
 static int m_big_data(const image_store_t *st, const char *id, const char *key, char **data)
@@ -1242,9 +1304,8 @@ static int m_big_data(const image_store_t *st, const char *id, const char *key, 
     return m_big_data_len(st, id, key, data, &len);
 }
 
-static int m_big_data_size(const image_store_t *st, const char *id, const char *key, int64_t *size)
+static int get_big_data_size(store_state *s, const char *id, const char *key, int64_t *size)
 {
-    STATE_OR_FAIL(st);
     image_record *r;
     big_data_item *item;
     char *file = NULL, *data = NULL;
@@ -1256,13 +1317,16 @@ static int m_big_data_size(const image_store_t *st, const char *id, const char *
         *size = (int64_t)len; /* not recorded: what the file holds */
     free(data);
     free(file);
-    return result(rc);
+    return rc;
 }
 
-static int m_big_data_digest(const image_store_t *st, const char *id, const char *key,
-                             char **digest)
+static int m_big_data_size(const image_store_t *st, const char *id, const char *key, int64_t *size)
 {
-    STATE_OR_FAIL(st);
+    READ_OP(st, get_big_data_size(s, id, key, size));
+}
+
+static int get_big_data_digest(store_state *s, const char *id, const char *key, char **digest)
+{
     image_record *r;
     big_data_item *item;
     char *file = NULL, *data = NULL, computed[72];
@@ -1277,46 +1341,60 @@ static int m_big_data_digest(const image_store_t *st, const char *id, const char
         rc = oom(s);
     free(data);
     free(file);
-    return result(rc);
+    return rc;
 }
 
-static int m_big_data_names(const image_store_t *st, const char *id, char ***names, size_t *len)
+static int m_big_data_digest(const image_store_t *st, const char *id, const char *key,
+                             char **digest)
 {
-    STATE_OR_FAIL(st);
+    READ_OP(st, get_big_data_digest(s, id, key, digest));
+}
+
+static int get_big_data_names(store_state *s, const char *id, char ***names, size_t *len)
+{
     image_record *r;
     int rc = resolve(s, id, &r);
     if (rc != 0)
-        return -1;
+        return rc;
     char **out = calloc(r->big_data_len + 1, sizeof(char *));
     if (out == NULL)
-        return result(oom(s));
+        return oom(s);
     for (size_t i = 0; i < r->big_data_len; i++)
         if ((out[i] = strdup(r->big_data[i].name)) == NULL) {
             image_store_strings_free(out, i);
-            return result(oom(s));
+            return oom(s);
         }
     *names = out;
     *len = r->big_data_len;
     return 0;
 }
 
-static int m_problems(const image_store_t *st, image_store_problem **problems, size_t *len)
+static int m_big_data_names(const image_store_t *st, const char *id, char ***names, size_t *len)
 {
-    STATE_OR_FAIL(st);
+    READ_OP(st, get_big_data_names(s, id, names, len));
+}
+
+static int copy_problems(store_state *s, image_store_problem **problems, size_t *len)
+{
     image_store_problem *out = calloc(s->problems_len + 1, sizeof(*out));
     if (out == NULL)
-        return result(oom(s));
+        return oom(s);
     for (size_t i = 0; i < s->problems_len; i++) {
         out[i].path = strdup(s->problems[i].path);
         out[i].problem = strdup(s->problems[i].problem);
         if (out[i].path == NULL || out[i].problem == NULL) {
             image_store_problems_free(out, i + 1);
-            return result(oom(s));
+            return oom(s);
         }
     }
     *problems = out;
     *len = s->problems_len;
     return 0;
+}
+
+static int m_problems(const image_store_t *st, image_store_problem **problems, size_t *len)
+{
+    READ_OP(st, copy_problems(s, problems, len));
 }
 
 void image_store_problems_free(image_store_problem *problems, size_t len)
@@ -1330,7 +1408,86 @@ void image_store_problems_free(image_store_problem *problems, size_t len)
     free(problems);
 }
 
+/* ---- batches ---- */
+
+int image_store_batch_begin(image_store_t *image_store)
+{
+    STATE_OR_FAIL(image_store);
+    error_clear(&s->err);
+    if (s->in_batch)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "a batch is already open"), -1;
+    if (begin_write(s, "batch") != 0)
+        return -1;
+    fs_txn_init(&s->batch, s->dirfd, s->dir, true);
+    s->in_batch = true;
+    s->batch_failed = false;
+    return 0;
+}
+
+/* Ends the batch: memory back to what the disk holds, lock released. */
+static void batch_discard(store_state *s)
+{
+    image_error saved = s->err;
+    fs_txn_free(&s->batch);
+    s->in_batch = false;
+    str_list_free(&s->changed);
+    s->changed_all = false;
+    if (load_all(s) == 0)
+        s->seen_generation = lock_generation(&s->lock);
+    lock_release(&s->lock);
+    s->err = saved;
+}
+
+int image_store_batch_commit(image_store_t *image_store)
+{
+    STATE_OR_FAIL(image_store);
+    error_clear(&s->err);
+    if (!s->in_batch)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "no batch is open"), -1;
+    int rc;
+    if (s->batch_failed)
+        rc = error_set(&s->err, IMAGE_STORE_ESYS, "batch not committed: %s", s->batch_failure);
+    else
+        rc = fs_txn_commit(&s->batch, &s->err);
+    if (rc != 0) {
+        batch_discard(s);
+        return -1;
+    }
+    fs_txn_free(&s->batch);
+    s->in_batch = false;
+    publish_changes(s);
+    if (snapshot_is_stale(s) && /* a cache: failing to refresh it is not the batch's failure */
+        snapshot_write(s->dirfd, s->dir, (image_record *const *)s->index.sorted.items,
+                       s->index.sorted.len, lock_generation(&s->lock), &s->err) == 0)
+        s->stale = 0;
+    error_clear(&s->err);
+    lock_release(&s->lock);
+    return 0;
+}
+
+void image_store_batch_abort(image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    if (s != NULL && s->in_batch)
+        batch_discard(s);
+}
+
 /* ---- lifecycle ---- */
+
+/* Rewrites the snapshot from memory, caught up under the exclusive lock. A
+ * failure is not reported: the snapshot is only a cache. */
+static void refresh_snapshot(store_state *s)
+{
+    image_error saved = s->err;
+    if (lock_acquire(&s->lock, true, s->dir, &s->err) == 0) {
+        if (catch_up(s) == 0 &&
+            snapshot_write(s->dirfd, s->dir, (image_record *const *)s->index.sorted.items,
+                           s->index.sorted.len, lock_generation(&s->lock), &s->err) == 0)
+            s->stale = 0;
+        lock_release(&s->lock);
+    }
+    s->err = saved;
+}
 
 static void set_members(image_store_t *st)
 {
@@ -1370,6 +1527,7 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         return -1;
     image_store->state = s;
     s->dirfd = -1;
+    s->lock.fd = -1;
     s->daemon = daemon;
     s->readonly = readonly;
     index_init(&s->index);
@@ -1402,7 +1560,17 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         error_sys(&s->err, errno, "open", s->dir);
         return -1;
     }
-    if (load_all(s) != 0) {
+    /* Load under a shared lock, so no writer is half-way through. */
+    int rc = lock_open(&s->lock, s->dirfd, s->dir, readonly, &s->err);
+    if (rc == 0 && (rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
+        s->seen_generation = lock_generation(&s->lock);
+        rc = load_all(s);
+        lock_release(&s->lock);
+    }
+    if (rc == 0 && daemon && !readonly && snapshot_is_stale(s))
+        refresh_snapshot(s); /* the daemon keeps the store quick to open */
+    if (rc != 0) {
+        lock_close(&s->lock);
         close(s->dirfd);
         s->dirfd = -1;
         return -1;
@@ -1415,8 +1583,14 @@ void image_store_close(image_store_t *image_store)
     store_state *s = state_of(image_store);
     if (s == NULL)
         return;
+    if (s->in_batch)
+        batch_discard(s);
+    if (s->dirfd >= 0 && !s->readonly && snapshot_is_stale(s))
+        refresh_snapshot(s); /* this process wrote: leave the next open quick */
+    lock_close(&s->lock);
     if (s->dirfd >= 0)
         close(s->dirfd);
+    str_list_free(&s->changed);
     index_free(&s->index, true);
     image_store_problems_free(s->problems, s->problems_len);
     free(s->dir);

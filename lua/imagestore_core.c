@@ -604,6 +604,28 @@ static int store_remove_name(lua_State *L)
     return name_op(L, false);
 }
 
+/* st:batch(function(st) ... end) --> true
+ * Runs fn with the store in a batch: its operations apply in order, and the
+ * batch commits with one sync when fn returns. If fn raises, the batch is
+ * aborted (nothing reaches the disk) and the error propagates. */
+static int store_batch(lua_State *L)
+{
+    lstore *s = store_check(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (image_store_batch_begin(&s->st) != 0)
+        return push_store_error(L, s);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        if (s->open)
+            image_store_batch_abort(&s->st);
+        return lua_error(L);
+    }
+    if (!s->open)
+        return luaL_error(L, "store closed inside its batch: the batch was discarded");
+    return push_result(L, s, image_store_batch_commit(&s->st));
+}
+
 /* st:delete(ref) --> true */
 static int store_delete(lua_State *L)
 {
@@ -941,6 +963,7 @@ static const luaL_Reg store_methods[] = {
     {"add_name", store_add_name},
     {"remove_name", store_remove_name},
     {"delete", store_delete},
+    {"batch", store_batch},
     {"wipe", store_wipe},
     {"save", store_save},
     {"load", store_load},
