@@ -819,6 +819,61 @@ static void test_store(const char *tmp)
     free(dir);
 }
 
+/* The batch pair: applied in order, one commit, abort leaves nothing. */
+static void test_batch(const char *tmp)
+{
+    char *dir = path_join(tmp, "batch");
+    image_store_t st, other;
+    const char *n1[] = {"batch/a:1"}, *n2[] = {"batch/b:1"};
+    image_storage_images img;
+    char *data = NULL, *id = NULL;
+    size_t len = 0;
+    int rc = new_image_store(false, false, dir, &st);
+    if (!check_ok(&st, rc, "batch: open")) {
+        image_store_close(&st);
+        free(dir);
+        return;
+    }
+    rc = new_image_store(false, false, dir, &other);
+    check_ok(&other, rc, "batch: open a second store on the same directory");
+
+    check_ok(&st, image_store_batch_begin(&st), "batch_begin");
+    check_fail(&st, image_store_batch_begin(&st), IMAGE_STORE_EINVAL, "EINVAL", "a batch is already open",
+               "a nested batch_begin fails EINVAL");
+    memset(&img, 0, sizeof(img));
+    rc = st.create(ID_A, n1, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, &img);
+    check_ok(&st, rc, "create inside a batch");
+    image_storage_images_clear(&img);
+    check_ok(&st, st.set_big_data_len(&st, ID_A, "manifest", "MANIFEST", 8), "set_big_data inside a batch");
+    rc = st.big_data_len(&st, "batch/a:1", "manifest", &data, &len);
+    check(rc == 0 && len == 8 && memcmp(data, "MANIFEST", 8) == 0, "a batch reads its own staged big data");
+    free(data);
+    data = NULL;
+    check(!other.exists(ID_A, &other), "another store does not see an uncommitted batch");
+    check_ok(&st, image_store_batch_commit(&st), "batch_commit");
+    check(other.exists("batch/a:1", &other), "another store sees the batch once committed");
+    check_fail(&st, image_store_batch_commit(&st), IMAGE_STORE_EINVAL, "EINVAL", "no batch is open",
+               "batch_commit without a batch fails EINVAL");
+
+    check_ok(&st, image_store_batch_begin(&st), "batch_begin again");
+    memset(&img, 0, sizeof(img));
+    rc = st.create(ID_B, n2, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, &img);
+    image_storage_images_clear(&img);
+    check_ok(&st, st.delete(ID_A, &st), "delete inside a batch");
+    image_store_batch_abort(&st);
+    check(!st.exists(ID_B, &st), "abort forgets what the batch created");
+    check(st.exists(ID_A, &st), "abort brings back what the batch deleted");
+    check(!other.exists(ID_B, &other) && other.exists(ID_A, &other), "another store saw nothing of it");
+    rc = st.lookup("batch/a:1", &st, &id);
+    check(rc == 0 && id != NULL && strcmp(id, ID_A) == 0, "the store works after an abort");
+    free(id);
+    image_store_batch_abort(&st); /* without a batch: nothing happens */
+    image_store_close(&other);
+    image_store_close(&st);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     char template[] = "/tmp/image_store_test-XXXXXX";
@@ -846,6 +901,7 @@ int main(int argc, char **argv)
     test_helpers();
     test_failed_open(tmp);
     test_store(tmp);
+    test_batch(tmp);
 
     rm_rf(tmp);
     free(tmp);

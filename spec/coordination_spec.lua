@@ -1,0 +1,172 @@
+-- Several processes on one store: the change token in .imagestore.lock makes
+-- every call see what other processes wrote, without load(). And the
+-- snapshot that makes open quick is never trusted over the records.
+
+local helpers = require("spec.helpers")
+local imagestore = require("imagestore")
+
+local lua = os.getenv("IMAGESTORE_LUA") or "lua5.4"
+
+-- Runs a Lua chunk in another process with `st` open on dir.
+local function in_child(dir, code)
+  local script = helpers.tmpdir() .. "/child.lua"
+  helpers.write_file(script, 'local imagestore = require("imagestore")\n' ..
+    'local st = assert(imagestore.open(arg[1]))\n' .. code .. '\nst:close()\n')
+  local out = helpers.run(lua .. " " .. helpers.shell_quote(script) .. " " .. helpers.shell_quote(dir) .. " 2>&1")
+  return out
+end
+
+describe("coordination", function()
+  local root, dir, st
+
+  before_each(function()
+    root = helpers.tmpdir()
+    dir = root .. "/store"
+    st = assert(imagestore.open(dir))
+  end)
+
+  after_each(function()
+    if st then st:close() end
+    st = nil
+    helpers.cleanup()
+  end)
+
+  it("keeps a lock file in the store directory", function()
+    assert.is_true(helpers.is_file(dir .. "/.imagestore.lock"))
+  end)
+
+  it("sees another process's create, rename and delete at the next call", function()
+    in_child(dir, 'assert(st:create{ names = { "child/made:1" } })')
+    local id = st:lookup("child/made:1")
+    assert.is_truthy(id)
+    in_child(dir, 'assert(st:set_names("child/made:1", { "child/renamed:1" }))')
+    assert.is_false(st:exists("child/made:1"))
+    assert.are.equal(id, st:lookup("child/renamed:1"))
+    in_child(dir, 'assert(st:set_big_data("child/renamed:1", "manifest", "from the child"))')
+    assert.are.equal("from the child", st:big_data(id, "manifest"))
+    assert.are.equal(imagestore.sha256("from the child"), st:get(id).digest)
+    in_child(dir, 'assert(st:delete("child/renamed:1"))')
+    assert.is_false(st:exists(id))
+    assert.are.same({}, st:images())
+  end)
+
+  it("takes a name back from another process's image when it writes", function()
+    local mine = assert(st:create{ names = { "shared:1" } }).id
+    in_child(dir, 'local img = assert(st:create{}); assert(st:add_name(img.id, "shared:1"))')
+    assert.are_not.equal(mine, st:lookup("shared:1"))
+    assert(st:add_name(mine, "shared:1"))
+    assert.are.equal(mine, st:lookup("shared:1"))
+    in_child(dir, [[
+      local n = 0
+      for _, img in ipairs(st:images()) do
+        for _, name in ipairs(img.names) do if name == "shared:1" then n = n + 1 end end
+      end
+      assert(n == 1, "name held " .. n .. " times")
+    ]])
+  end)
+
+  it("catches up with more changes than the ring holds by reloading", function()
+    assert(st:create{ names = { "before:1" } })
+    in_child(dir, [[
+      assert(st:batch(function(b)
+        for i = 1, 1100 do assert(b:create{ names = { "bulk/" .. i .. ":1" } }) end
+      end))
+      assert(st:delete("before:1"))
+    ]])
+    assert.are.equal(1100, #st:images())
+    assert.is_false(st:exists("before:1"))
+    assert.is_true(st:exists("bulk/1100:1"))
+  end)
+
+  it("coordinates two stores in one process", function()
+    local other <close> = assert(imagestore.open(dir))
+    local id = assert(other:create{ names = { "other:1" } }).id
+    assert.are.equal(id, st:lookup("other:1"))
+    assert(st:remove_name(id, "other:1"))
+    assert.is_false(other:exists("other:1"))
+  end)
+end)
+
+describe("snapshot", function()
+  local root, dir
+
+  before_each(function()
+    root = helpers.tmpdir()
+    dir = root .. "/store"
+  end)
+
+  after_each(helpers.cleanup)
+
+  local function fill(n)
+    local st <close> = assert(imagestore.open(dir))
+    local ids = {}
+    assert(st:batch(function(b)
+      for i = 1, n do
+        local img = assert(b:create{ names = { "snap/" .. i .. ":1" } })
+        assert(b:set_big_data(img.id, "manifest", "m" .. i))
+        ids[i] = img.id
+      end
+    end))
+    return ids
+  end
+
+  it("is written after a large change, and open gives the same images", function()
+    local ids = fill(200)
+    assert.is_true(helpers.is_file(dir .. "/.imagestore.snapshot"))
+    local st <close> = assert(imagestore.open(dir))
+    assert.are.equal(200, #st:images())
+    assert.are.equal("m7", st:big_data("snap/7:1", "manifest"))
+    assert.are.equal(imagestore.sha256("m7"), st:get(ids[7]).digest)
+    assert.are.same({}, st:problems())
+  end)
+
+  it("serves records from the snapshot, not from their files", function()
+    local ids = fill(200)
+    -- Overwritten in place (no rename): the directory does not change, so the
+    -- snapshot's entry still stands. No tool writes records this way.
+    local f = assert(io.open(dir .. "/" .. ids[3] .. "/images.json", "r+"))
+    f:write("{broken")
+    f:close()
+    local st <close> = assert(imagestore.open(dir))
+    assert.are.equal(ids[3], st:lookup("snap/3:1"))
+    assert.are.same({}, st:problems())
+    -- and load() too, when nothing changed since
+    assert(st:load())
+    assert.are.equal(ids[3], st:lookup("snap/3:1"))
+  end)
+
+  it("gives way to a record another tool rewrote after it", function()
+    local ids = fill(200)
+    local id = ids[5]
+    -- iSulad and containers/storage write a record by rename, as this does
+    local path = dir .. "/" .. id .. "/images.json"
+    local record = helpers.read_json(path)
+    record.names = { "rewritten/by:tool" }
+    helpers.write_file(dir .. "/" .. id .. "/.new", helpers.encode_json(record))
+    assert(os.rename(dir .. "/" .. id .. "/.new", path))
+    local st <close> = assert(imagestore.open(dir))
+    assert.are.equal(id, st:lookup("rewritten/by:tool"))
+    assert.is_false(st:exists("snap/5:1"))
+  end)
+
+  it("does not bring back an image another tool deleted", function()
+    local ids = fill(200)
+    helpers.rm_rf(dir .. "/" .. ids[9])
+    local st <close> = assert(imagestore.open(dir))
+    assert.are.equal(199, #st:images())
+    assert.is_false(st:exists("snap/9:1"))
+  end)
+
+  it("is ignored when damaged", function()
+    fill(200)
+    local snap = dir .. "/.imagestore.snapshot"
+    local bytes = helpers.read_file(snap)
+    helpers.write_file(snap, bytes:sub(1, 5000) .. "garbage" .. bytes:sub(5008))
+    local st <close> = assert(imagestore.open(dir))
+    assert.are.equal(200, #st:images())
+    assert.are.equal("m42", st:big_data("snap/42:1", "manifest"))
+    helpers.write_file(snap, "not a snapshot")
+    local again <close> = assert(imagestore.open(dir))
+    assert.are.equal(200, #again:images())
+  end)
+end)
