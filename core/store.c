@@ -278,6 +278,7 @@ static void changeset_free(changeset *cs)
     free(cs->more);
 }
 
+/* Stages a file in c's image directory (staging the directory of a new image). */
 static int change_stage_file(store_state *s, changeset *cs, change *c, const char *name,
                              const void *data, size_t len)
 {
@@ -296,6 +297,20 @@ static int note_changed(store_state *s, const char *id)
 
 /* Writes every staged record, commits (outside a batch), then swaps the
  * records into memory. */
+static int stage_record(store_state *s, fs_txn *txn, const image_record *r)
+{
+    char *json;
+    size_t len;
+    if (record_serialize(&json, &len, r) != 0)
+        return oom(s);
+    int rc = fs_txn_stage_file(txn, r->id, RECORD_FILE, json, len, &s->err);
+    free(json);
+    return rc;
+}
+
+/* Stages every staged record's file (outside a batch; inside, records are
+ * written once each at commit), commits (outside a batch), then swaps the
+ * records into memory. */
 static int changeset_apply(store_state *s, changeset *cs)
 {
     int rc;
@@ -303,13 +318,12 @@ static int changeset_apply(store_state *s, changeset *cs)
      * that gains it, so a crash between the two never leaves a name twice. */
     for (size_t i = cs->len; i-- > 0;) {
         change *c = changeset_at(cs, i);
-        char *json;
-        size_t len;
-        if (record_recompute_digests(c->next) != 0 || record_serialize(&json, &len, c->next) != 0)
+        if (record_recompute_digests(c->next) != 0)
             return oom(s);
-        rc = change_stage_file(s, cs, c, RECORD_FILE, json, len);
-        free(json);
-        if (rc != 0)
+        if (c->old == NULL && !fs_txn_has_dir(cs->txn, c->next->id) &&
+            (rc = fs_txn_stage_dir(cs->txn, c->next->id, &s->err)) != 0)
+            return rc;
+        if (!s->in_batch && (rc = stage_record(s, cs->txn, c->next)) != 0)
             return rc;
     }
     for (size_t i = 0; i < cs->len; i++)
@@ -324,7 +338,7 @@ static int changeset_apply(store_state *s, changeset *cs)
             index_remove(&s->index, changeset_at(cs, i)->old, false);
     for (size_t i = 0; i < cs->len; i++)
         index_add(&s->index, changeset_at(cs, i)->next);
-    for (size_t i = 0; i < cs->len; i++) {
+    for (size_t i = cs->len; i-- > 0;) { /* noted in write order, see above */
         change *c = changeset_at(cs, i);
         note_changed(s, c->next->id);
         if (c->old != NULL)
@@ -334,6 +348,34 @@ static int changeset_apply(store_state *s, changeset *cs)
         c->next = NULL;
     }
     return 0;
+}
+
+/* At batch commit: each record the batch changed, once, in the order of its
+ * last change (so the write order of every name move is kept). */
+static int stage_batch_records(store_state *s)
+{
+    strmap seen;
+    strmap_init(&seen);
+    const char **order = malloc((s->changed.len + 1) * sizeof(char *));
+    size_t n = 0;
+    int rc = order ? 0 : oom(s);
+    for (size_t i = s->changed.len; rc == 0 && i-- > 0;) {
+        const char *id = s->changed.items[i];
+        if (strmap_get(&seen, id) != NULL)
+            continue;
+        if (strmap_put(&seen, id, &seen) != 0) /* any non-NULL value */
+            rc = oom(s);
+        else
+            order[n++] = id;
+    }
+    while (rc == 0 && n-- > 0) {
+        image_record *r = strmap_get(&s->index.by_id, order[n]);
+        if (r != NULL) /* else deleted since */
+            rc = stage_record(s, &s->batch, r);
+    }
+    free(order);
+    strmap_free(&seen);
+    return rc;
 }
 
 /* Moves names to the owner's change, taking each from its current holder
@@ -892,9 +934,23 @@ static int load_all(store_state *s)
 
 /* ---- keeping up with other processes ---- */
 
-static bool snapshot_is_stale(const store_state *s)
+/* More than 64 + N/share records are not vouched for by the snapshot. Close
+ * refreshes it at share 32; writers, which pay for it while the caller waits,
+ * at share 4, so that its cost per change stays small whatever N is. */
+static bool snapshot_is_stale(const store_state *s, size_t share)
 {
-    return s->stale > 64 + s->index.sorted.len / 32;
+    return s->stale > 64 + s->index.sorted.len / share;
+}
+
+/* Rewrites the snapshot from memory; needs the exclusive lock. A failure is
+ * not reported: the snapshot is only a cache. */
+static void write_snapshot(store_state *s)
+{
+    image_error saved = s->err;
+    if (snapshot_write(s->dirfd, s->dir, (image_record *const *)s->index.sorted.items,
+                       s->index.sorted.len, lock_generation(&s->lock), &s->err) == 0)
+        s->stale = 0;
+    s->err = saved;
 }
 
 /* Re-reads one image after another process changed it. */
@@ -1013,6 +1069,8 @@ static int end_write(store_state *s, int rc)
         return rc == 0 ? 0 : -1;
     }
     publish_changes(s);
+    if (snapshot_is_stale(s, 4))
+        write_snapshot(s);
     lock_release(&s->lock);
     return rc == 0 ? 0 : -1;
 }
@@ -1447,7 +1505,7 @@ int image_store_batch_commit(image_store_t *image_store)
     int rc;
     if (s->batch_failed)
         rc = error_set(&s->err, IMAGE_STORE_ESYS, "batch not committed: %s", s->batch_failure);
-    else
+    else if ((rc = stage_batch_records(s)) == 0)
         rc = fs_txn_commit(&s->batch, &s->err);
     if (rc != 0) {
         batch_discard(s);
@@ -1456,10 +1514,8 @@ int image_store_batch_commit(image_store_t *image_store)
     fs_txn_free(&s->batch);
     s->in_batch = false;
     publish_changes(s);
-    if (snapshot_is_stale(s) && /* a cache: failing to refresh it is not the batch's failure */
-        snapshot_write(s->dirfd, s->dir, (image_record *const *)s->index.sorted.items,
-                       s->index.sorted.len, lock_generation(&s->lock), &s->err) == 0)
-        s->stale = 0;
+    if (snapshot_is_stale(s, 4))
+        write_snapshot(s);
     error_clear(&s->err);
     lock_release(&s->lock);
     return 0;
@@ -1474,16 +1530,13 @@ void image_store_batch_abort(image_store_t *image_store)
 
 /* ---- lifecycle ---- */
 
-/* Rewrites the snapshot from memory, caught up under the exclusive lock. A
- * failure is not reported: the snapshot is only a cache. */
+/* Rewrites the snapshot, caught up under the exclusive lock. */
 static void refresh_snapshot(store_state *s)
 {
     image_error saved = s->err;
     if (lock_acquire(&s->lock, true, s->dir, &s->err) == 0) {
-        if (catch_up(s) == 0 &&
-            snapshot_write(s->dirfd, s->dir, (image_record *const *)s->index.sorted.items,
-                           s->index.sorted.len, lock_generation(&s->lock), &s->err) == 0)
-            s->stale = 0;
+        if (catch_up(s) == 0)
+            write_snapshot(s);
         lock_release(&s->lock);
     }
     s->err = saved;
@@ -1567,7 +1620,7 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         rc = load_all(s);
         lock_release(&s->lock);
     }
-    if (rc == 0 && daemon && !readonly && snapshot_is_stale(s))
+    if (rc == 0 && daemon && !readonly && snapshot_is_stale(s, 32))
         refresh_snapshot(s); /* the daemon keeps the store quick to open */
     if (rc != 0) {
         lock_close(&s->lock);
@@ -1585,7 +1638,7 @@ void image_store_close(image_store_t *image_store)
         return;
     if (s->in_batch)
         batch_discard(s);
-    if (s->dirfd >= 0 && !s->readonly && snapshot_is_stale(s))
+    if (s->dirfd >= 0 && !s->readonly && snapshot_is_stale(s, 32))
         refresh_snapshot(s); /* this process wrote: leave the next open quick */
     lock_close(&s->lock);
     if (s->dirfd >= 0)
