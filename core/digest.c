@@ -54,13 +54,7 @@ bool digest_is_valid(const char *digest)
     return false;
 }
 
-char *base64_encode(const void *data, size_t len)
+void base64_encode_into(char *out, const void *data, size_t len)
 {
-    if (len > (size_t)INT32_MAX / 2)
-        return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out == NULL)
-        return NULL;
     EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
 }

@@ -11,8 +11,8 @@
 int digest_sha256(char out[static 72], const void *data, size_t len);
 /* algorithm:hex with sha256/64, sha384/96 or sha512/128 lowercase hex. */
 bool digest_is_valid(const char *digest);
-/* Standard padded base64 of data; malloc'd, NULL on allocation failure. */
-char *base64_encode(const void *data, size_t len);
+/* Standard padded base64 of data into out (4 * ceil(len / 3) + 1 bytes). */
+void base64_encode_into(char *out, const void *data, size_t len);
 /* True when s is exactly len lowercase hex characters (len 0: any length > 0). */
 bool is_lower_hex(const char *s, size_t len);
 

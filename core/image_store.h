@@ -99,6 +99,7 @@ typedef struct image_storage_images {
     image_flag *flags;
     size_t flags_len;
     bool read_only;          /* true when the store was opened read-only */
+    void *internal_block;    /* private to the store: what holds the fields above */
 } image_storage_images;
 
 /* Something load() skipped: the file and why. */

@@ -154,7 +154,9 @@ int sorted_ids_insert(sorted_ids *s, void *item, const char *id)
 {
     if (sorted_ids_reserve(s, 1) != 0)
         return -1;
-    size_t at = lower_bound(s, id, strlen(id) + 1);
+    size_t at = s->len > 0 && strcmp(item_id(s->items[s->len - 1]), id) < 0
+                    ? s->len /* appending, as load does: no search */
+                    : lower_bound(s, id, strlen(id) + 1);
     memmove(&s->items[at + 1], &s->items[at], (s->len - at) * sizeof(void *));
     s->items[at] = item;
     s->len++;
@@ -195,16 +197,18 @@ void index_init(image_index *ix)
     sorted_ids_init(&ix->sorted);
 }
 
+static void bucket_free(digest_bucket *b)
+{
+    if (b->items != &b->one)
+        free(b->items);
+    free(b);
+}
+
 void index_free(image_index *ix, bool free_records)
 {
-    for (size_t i = 0; i < ix->by_digest.cap; i++) {
-        digest_bucket *b = ix->by_digest.slots[i].key ? ix->by_digest.slots[i].value : NULL;
-        if (b != NULL) {
-            free(b->items);
-            free(b->digest);
-            free(b);
-        }
-    }
+    for (size_t i = 0; i < ix->by_digest.cap; i++)
+        if (ix->by_digest.slots[i].key != NULL)
+            bucket_free(ix->by_digest.slots[i].value);
     if (free_records)
         for (size_t i = 0; i < ix->sorted.len; i++)
             record_free(ix->sorted.items[i]);
@@ -220,20 +224,26 @@ int index_reserve(image_index *ix, const image_record *r)
         strmap_reserve(&ix->by_digest, r->digests.len) || sorted_ids_reserve(&ix->sorted, 1))
         return -1;
     for (size_t i = 0; i < r->digests.len; i++) {
-        digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
-        if (b == NULL) {
-            b = calloc(1, sizeof(*b));
-            if (b == NULL || (b->digest = strdup(r->digests.items[i])) == NULL) {
-                free(b);
+        const char *digest = r->digests.items[i];
+        digest_bucket *b = strmap_get(&ix->by_digest, digest);
+        if (b == NULL) { /* one allocation: the bucket, its key and its first slot */
+            size_t n = strlen(digest) + 1;
+            if ((b = malloc(sizeof(*b) + n)) == NULL)
                 return -1;
-            }
+            memcpy(b->digest, digest, n);
+            b->len = 0;
+            b->cap = 1;
+            b->items = &b->one;
             strmap_put(&ix->by_digest, b->digest, b); /* reserved above */
         }
         if (b->len == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 1;
-            image_record **items = realloc(b->items, cap * sizeof(*items));
+            size_t cap = b->cap * 2;
+            image_record **items = malloc(cap * sizeof(*items));
             if (items == NULL)
                 return -1;
+            memcpy(items, b->items, b->len * sizeof(*items));
+            if (b->items != &b->one)
+                free(b->items);
             b->items = items;
             b->cap = cap;
         }
@@ -270,9 +280,7 @@ void index_remove(image_index *ix, image_record *r, bool prune)
             }
         if (prune && b != NULL && b->len == 0) {
             strmap_remove(&ix->by_digest, b->digest);
-            free(b->items);
-            free(b->digest);
-            free(b);
+            bucket_free(b);
         }
     }
     sorted_ids_remove(&ix->sorted, r->id);
@@ -284,9 +292,7 @@ void index_prune(image_index *ix, const image_record *r)
         digest_bucket *b = strmap_get(&ix->by_digest, r->digests.items[i]);
         if (b != NULL && b->len == 0) {
             strmap_remove(&ix->by_digest, b->digest);
-            free(b->items);
-            free(b->digest);
-            free(b);
+            bucket_free(b);
         }
     }
 }

@@ -50,9 +50,10 @@ size_t sorted_ids_prefix(const sorted_ids *s, const char *prefix, size_t *first)
 struct image_record;
 
 typedef struct digest_bucket {
-    char *digest; /* the map key, owned here */
     size_t len, cap;
-    struct image_record **items;
+    struct image_record **items; /* &one while cap is 1 */
+    struct image_record *one;
+    char digest[]; /* the map key */
 } digest_bucket;
 
 typedef struct image_index {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -18,47 +19,45 @@ bool record_is_manifest_key(const char *key)
     return strcmp(key, "manifest") == 0 || strncmp(key, "manifest-", 9) == 0;
 }
 
-char *big_data_file_name(const char *key, const char **why)
+int big_data_file_name_into(char out[static 256], const char *key, const char **why)
 {
     *why = NULL;
-    if (key[0] == '\0') {
+    size_t len = strlen(key);
+    if (len == 0) {
         *why = "empty";
-        return NULL;
+        return -1;
     }
     bool verbatim = true;
-    for (const char *p = key; *p; p++)
-        if (!(*p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')))
-            verbatim = false;
-    char *name;
+    for (const char *p = key; *p && verbatim; p++)
+        verbatim = *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z');
     if (verbatim) {
-        if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0 || strcmp(key, "images.json") == 0) {
+        if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0 || strcmp(key, "images.json") == 0)
             *why = "reserved name";
-            return NULL;
-        }
-        name = strdup(key);
-    } else {
-        char *b64 = base64_encode(key, strlen(key));
-        if (b64 == NULL)
-            return NULL;
-        name = malloc(strlen(b64) + 2);
-        if (name != NULL) {
-            name[0] = '=';
-            strcpy(name + 1, b64);
-        }
-        free(b64);
+        else if (len > 255)
+            *why = "file name longer than 255 bytes";
+        else
+            memcpy(out, key, len + 1);
+        return *why ? -1 : 0;
     }
-    if (name == NULL)
-        return NULL;
-    if (strchr(name, '/') != NULL) {
-        *why = "file name would contain '/'";
-    } else if (strlen(name) > 255) {
+    if (1 + 4 * ((len + 2) / 3) > 255) {
         *why = "file name longer than 255 bytes";
+        return -1;
     }
-    if (*why != NULL) {
-        free(name);
+    out[0] = '=';
+    base64_encode_into(out + 1, key, len);
+    if (strchr(out, '/') != NULL) {
+        *why = "file name would contain '/'";
+        return -1;
+    }
+    return 0;
+}
+
+char *big_data_file_name(const char *key, const char **why)
+{
+    char name[256];
+    if (big_data_file_name_into(name, key, why) != 0)
         return NULL;
-    }
-    return name;
+    return strdup(name);
 }
 
 /* ---- lists ---- */
@@ -129,6 +128,8 @@ static int str_list_copy(str_list *dst, const str_list *src)
 
 /* ---- records ---- */
 
+static void chunk_free(record_chunk *c);
+
 image_record *record_new(void)
 {
     image_record *r = calloc(1, sizeof(*r));
@@ -142,7 +143,11 @@ void record_free(image_record *r)
     if (r == NULL)
         return;
     if (r->packed) {
-        free(r);
+        record_chunk *chunk = r->chunk;
+        if (chunk == NULL)
+            free(r);
+        else if (--chunk->live == 0)
+            chunk_free(chunk);
         return;
     }
     free(r->id);
@@ -196,6 +201,7 @@ image_record *record_clone(const image_record *r)
     c->flags_json = dup_or_null(r->flags_json, &failed);
     c->size = r->size;
     c->packed = false;
+    c->chunk = NULL;
     if (str_list_copy(&c->names, &r->names) || str_list_copy(&c->names_history, &r->names_history) ||
         str_list_copy(&c->digests, &r->digests))
         failed = true;
@@ -301,15 +307,67 @@ static void pack_into(packer *p, image_record *dst, const image_record *r)
     }
 }
 
-image_record *record_pack(const image_record *r)
+#define CHUNK_SIZE (1024 * 1024)
+
+/* Chunks are mapped with MAP_POPULATE: one system call makes every page
+ * present, where touching fresh memory would fault page by page. */
+static record_chunk *chunk_new(void)
+{
+    void *p = mmap(NULL, sizeof(record_chunk) + CHUNK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    record_chunk *c = p;
+    c->live = 0;
+    c->used = 0;
+    c->cap = CHUNK_SIZE;
+    return c;
+}
+
+static void chunk_free(record_chunk *c)
+{
+    munmap(c, sizeof(record_chunk) + c->cap);
+}
+
+void *record_block_alloc(record_arena *arena, size_t size, record_chunk **chunk)
+{
+    size = (size + 15) & ~(size_t)15;
+    *chunk = NULL;
+    if (arena == NULL || size > CHUNK_SIZE / 8)
+        return malloc(size);
+    record_chunk *c = arena->current;
+    if (c == NULL || c->cap - c->used < size) {
+        if (c != NULL && c->live == 0)
+            chunk_free(c);
+        arena->current = c = chunk_new();
+        if (c == NULL)
+            return NULL;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    c->live++;
+    *chunk = c;
+    return p;
+}
+
+void record_arena_done(record_arena *arena)
+{
+    if (arena->current != NULL && arena->current->live == 0)
+        chunk_free(arena->current);
+    arena->current = NULL;
+}
+
+image_record *record_pack(const image_record *r, record_arena *arena)
 {
     packer measure = {NULL, 0};
     pack_into(&measure, NULL, r);
-    packer p = {malloc(measure.used), 0};
+    record_chunk *chunk;
+    packer p = {record_block_alloc(arena, measure.used, &chunk), 0};
     if (p.base == NULL)
         return NULL;
     image_record *out = (image_record *)(void *)p.base;
     pack_into(&p, out, r);
+    out->chunk = chunk;
     return out;
 }
 
@@ -757,18 +815,6 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
 
 /* ---- public copies ---- */
 
-static int copy_list(char ***out, size_t *out_len, const str_list *l)
-{
-    *out = calloc(l->len + 1, sizeof(char *));
-    if (*out == NULL)
-        return -1;
-    *out_len = l->len; /* set first: a partial copy is freed by its length */
-    for (size_t i = 0; i < l->len; i++)
-        if (((*out)[i] = strdup(l->items[i])) == NULL)
-            return -1;
-    return 0;
-}
-
 static int copy_flags(image_storage_images *out, const char *json)
 {
     char errbuf[64];
@@ -812,39 +858,60 @@ out:
     return rc;
 }
 
-int record_to_public(image_storage_images *out, const image_record *r, bool read_only)
+/* Lays out the copy's strings and arrays (measuring when p->base is NULL). */
+static void public_into(packer *p, image_storage_images *out, const image_record *r)
 {
-    bool failed = false;
-    memset(out, 0, sizeof(*out));
-    out->id = dup_or_null(r->id, &failed);
-    out->digest = dup_or_null(r->digest, &failed);
-    out->layer = dup_or_null(r->layer, &failed);
-    out->metadata = dup_or_null(r->metadata, &failed);
-    out->created = dup_or_null(r->created, &failed);
-    out->loaded = dup_or_null(r->loaded, &failed);
-    out->size = r->size;
-    out->read_only = read_only;
-    if (copy_list(&out->digests, &out->digests_len, &r->digests) ||
-        copy_list(&out->names, &out->names_len, &r->names) ||
-        copy_list(&out->names_history, &out->names_history_len, &r->names_history))
-        failed = true;
-    size_t n = r->big_data_len;
-    out->big_data_names = calloc(n + 1, sizeof(char *));
-    out->big_data_sizes = calloc(n + 1, sizeof(int64_t));
-    out->big_data_digests = calloc(n + 1, sizeof(char *));
-    if (out->big_data_names == NULL || out->big_data_sizes == NULL || out->big_data_digests == NULL) {
-        failed = true;
-    } else {
-        out->big_data_names_len = n;
-        for (size_t i = 0; i < n; i++) {
-            out->big_data_names[i] = dup_or_null(r->big_data[i].name, &failed);
-            out->big_data_sizes[i] = r->big_data[i].size;
-            out->big_data_digests[i] = dup_or_null(r->big_data[i].digest, &failed);
+    out->id = pack_string(p, r->id);
+    out->digest = pack_string(p, r->digest);
+    out->layer = pack_string(p, r->layer);
+    out->metadata = pack_string(p, r->metadata);
+    out->created = pack_string(p, r->created);
+    out->loaded = pack_string(p, r->loaded);
+    const str_list *lists[] = {&r->digests, &r->names, &r->names_history};
+    char ***arrays[] = {&out->digests, &out->names, &out->names_history};
+    size_t *lens[] = {&out->digests_len, &out->names_len, &out->names_history_len};
+    for (size_t k = 0; k < 3; k++) {
+        *arrays[k] = pack_bytes(p, NULL, (lists[k]->len + 1) * sizeof(char *), sizeof(char *));
+        *lens[k] = lists[k]->len;
+        for (size_t i = 0; i < lists[k]->len; i++) {
+            char *s = pack_string(p, lists[k]->items[i]);
+            if (p->base)
+                (*arrays[k])[i] = s;
         }
     }
-    if (!failed && r->flags_json != NULL && copy_flags(out, r->flags_json) != 0)
-        failed = true;
-    if (failed) {
+    size_t n = r->big_data_len;
+    out->big_data_names_len = n;
+    out->big_data_names = pack_bytes(p, NULL, (n + 1) * sizeof(char *), sizeof(char *));
+    out->big_data_digests = pack_bytes(p, NULL, (n + 1) * sizeof(char *), sizeof(char *));
+    out->big_data_sizes = pack_bytes(p, NULL, (n + 1) * sizeof(int64_t), sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) {
+        char *name = pack_string(p, r->big_data[i].name);
+        char *digest = pack_string(p, r->big_data[i].digest);
+        if (p->base) {
+            out->big_data_names[i] = name;
+            out->big_data_digests[i] = digest;
+            out->big_data_sizes[i] = r->big_data[i].size;
+        }
+    }
+}
+
+int record_to_public(image_storage_images *out, const image_record *r, bool read_only)
+{
+    memset(out, 0, sizeof(*out));
+    /* One block holds every string and array; image_storage_images_clear()
+     * frees it whole. Flags, rare, are allocated apart. */
+    packer measure = {NULL, 0};
+    image_storage_images scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    public_into(&measure, &scratch, r);
+    packer p = {malloc(measure.used), 0};
+    if (p.base == NULL)
+        return -1;
+    public_into(&p, out, r);
+    out->internal_block = p.base;
+    out->size = r->size;
+    out->read_only = read_only;
+    if (r->flags_json != NULL && copy_flags(out, r->flags_json) != 0) {
         image_storage_images_clear(out);
         return -1;
     }
@@ -864,23 +931,27 @@ void image_storage_images_clear(image_storage_images *img)
 {
     if (img == NULL)
         return;
-    free(img->id);
-    free(img->digest);
-    free_strings(img->digests, img->digests_len);
-    free_strings(img->names, img->names_len);
-    free_strings(img->names_history, img->names_history_len);
-    free(img->layer);
-    free(img->metadata);
-    free_strings(img->big_data_names, img->big_data_names_len);
-    free(img->big_data_sizes);
-    free_strings(img->big_data_digests, img->big_data_names_len);
-    free(img->created);
-    free(img->loaded);
     for (size_t i = 0; img->flags != NULL && i < img->flags_len; i++) {
         free(img->flags[i].key);
         free(img->flags[i].text);
     }
     free(img->flags);
+    if (img->internal_block != NULL) {
+        free(img->internal_block);
+    } else { /* fields allocated one by one */
+        free(img->id);
+        free(img->digest);
+        free_strings(img->digests, img->digests_len);
+        free_strings(img->names, img->names_len);
+        free_strings(img->names_history, img->names_history_len);
+        free(img->layer);
+        free(img->metadata);
+        free_strings(img->big_data_names, img->big_data_names_len);
+        free(img->big_data_sizes);
+        free_strings(img->big_data_digests, img->big_data_names_len);
+        free(img->created);
+        free(img->loaded);
+    }
     memset(img, 0, sizeof(*img));
     img->size = -1;
 }

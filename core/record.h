@@ -23,9 +23,28 @@ typedef struct big_data_item {
     char *digest;  /* NULL when not recorded */
 } big_data_item;
 
+/* Packed records loaded together share chunks of memory: one malloc per
+ * chunk instead of one per record. A chunk is freed with its last record. */
+typedef struct record_chunk {
+    size_t live; /* records still in it */
+    size_t used, cap;
+    char data[];
+} record_chunk;
+
+typedef struct record_arena {
+    record_chunk *current;
+} record_arena;
+
+/* size bytes (aligned) for a packed record, from the arena's chunk, or from
+ * malloc when arena is NULL or the record is large; *chunk says which. */
+void *record_block_alloc(record_arena *arena, size_t size, record_chunk **chunk);
+/* Drops the arena's hold on its current chunk (its records keep it alive). */
+void record_arena_done(record_arena *arena);
+
 typedef struct image_record {
     char *id; /* first member: the sorted ID index reads it */
-    bool packed; /* one allocation holds everything: see record_pack() */
+    bool packed; /* one block holds everything: see record_pack() */
+    struct record_chunk *chunk; /* packed into a shared chunk (NULL: its own block) */
     char *digest;
     bool digest_explicit; /* given at create, not derived from a manifest */
     str_list names;
@@ -53,7 +72,7 @@ image_record *record_new(void);
  * to): compact, and quick to build and free. A packed record is never edited
  * in place (edits go to record_clone()), except by record_drop_name(). NULL
  * on allocation failure. */
-image_record *record_pack(const image_record *r);
+image_record *record_pack(const image_record *r, struct record_arena *arena);
 /* Removes names.items[i] (packed or not). */
 void record_drop_name(image_record *r, size_t i);
 void record_free(image_record *r);
@@ -79,5 +98,7 @@ bool image_id_is_valid(const char *id);
 /* Big-data key -> file name (containers/storage's rule); NULL with *why set
  * when the key is unsafe, or NULL with *why NULL on allocation failure. */
 char *big_data_file_name(const char *key, const char **why);
+/* The same into a caller's buffer; 0, or -1 with *why. */
+int big_data_file_name_into(char out[static 256], const char *key, const char **why);
 
 #endif

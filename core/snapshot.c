@@ -296,9 +296,9 @@ static bool record_is_sound(image_record *d)
     for (size_t i = 0; i < d->big_data_len; i++) {
         big_data_item *b = &d->big_data[i];
         const char *why;
-        char *file = b->name ? big_data_file_name(b->name, &why) : NULL;
-        free(file);
-        if (file == NULL || b->size < -1 || (b->digest && !digest_is_valid(b->digest)))
+        char file[256];
+        if (b->name == NULL || big_data_file_name_into(file, b->name, &why) != 0 || b->size < -1 ||
+            (b->digest && !digest_is_valid(b->digest)))
             return false;
     }
     for (size_t i = 0; i < d->extra_len; i++)
@@ -320,7 +320,7 @@ static bool record_is_sound(image_record *d)
     return true;
 }
 
-static image_record *decode_record(const char *p, size_t len)
+static image_record *decode_record(const char *p, size_t len, record_arena *arena)
 {
     image_record measured;
     memset(&measured, 0, sizeof(measured));
@@ -329,15 +329,18 @@ static image_record *decode_record(const char *p, size_t len)
     walk_record(&r, &l, &measured);
     if (r.bad || r.p != r.end)
         return NULL;
-    layout fill = {malloc(l.used), 0};
+    record_chunk *chunk;
+    layout fill = {record_block_alloc(arena, l.used, &chunk), 0};
     if (fill.base == NULL)
         return NULL;
     image_record *d = (image_record *)(void *)fill.base;
     memset(d, 0, sizeof(*d)); /* the walk sets every other byte it uses */
+    d->chunk = chunk;
     reader again = {p, p + len, false};
     walk_record(&again, &fill, d);
     if (again.bad || !record_is_sound(d)) {
-        free(d);
+        d->packed = true;
+        record_free(d);
         return NULL;
     }
     return d;
@@ -416,7 +419,7 @@ bad:
 }
 
 image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *st,
-                            uint64_t generation)
+                            uint64_t generation, record_arena *arena)
 {
     /* Callers ask in ID order, so the cursor only moves forward; a binary
      * search serves anyone who does not. */
@@ -446,9 +449,9 @@ image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *s
         mns != (uint64_t)st->st_mtim.tv_nsec || cs != (uint64_t)st->st_ctim.tv_sec ||
         cns != (uint64_t)st->st_ctim.tv_nsec)
         return NULL;
-    image_record *rec = decode_record(r.p, len);
+    image_record *rec = decode_record(r.p, len, arena);
     if (rec != NULL && strcmp(rec->id, id) != 0) {
-        free(rec);
+        record_free(rec);
         return NULL;
     }
     return rec;

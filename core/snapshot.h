@@ -41,7 +41,7 @@ snapshot *snapshot_read(int dirfd, const char *dir);
  * needs the change token to be the one the snapshot was written at, in the
  * same boot: no writer came after it. */
 image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *st,
-                            uint64_t generation);
+                            uint64_t generation, record_arena *arena);
 void snapshot_free(snapshot *snap);
 
 #endif

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,7 +777,7 @@ static int compare_names(const void *a, const void *b)
 
 /* Reads <name>/images.json; a record that is unusable is NULL with *why. */
 static int read_record(store_state *s, const char *name, image_record **out, char *why,
-                       size_t why_len)
+                       size_t why_len, record_arena *arena)
 {
     char *rel = fs_join(name, RECORD_FILE), *json = NULL;
     size_t len;
@@ -792,7 +793,7 @@ static int read_record(store_state *s, const char *name, image_record **out, cha
         record_free(*out);
         *out = NULL;
     } else if (*out != NULL) {
-        image_record *packed = record_pack(*out);
+        image_record *packed = record_pack(*out, arena);
         record_free(*out);
         *out = packed;
         if (packed == NULL) {
@@ -806,9 +807,20 @@ static int read_record(store_state *s, const char *name, image_record **out, cha
     return 0;
 }
 
+/* A problem about <dir>/<name>[/<file>]. */
+static int add_entry_problem(store_state *s, loaded_state *ls, const char *name, const char *file,
+                             const char *text)
+{
+    char *dirpath = fs_join(s->dir, name), *path = dirpath && file ? fs_join(dirpath, file) : NULL;
+    int rc = dirpath && (path || !file) ? add_problem(ls, path ? path : dirpath, text) : -1;
+    free(path);
+    free(dirpath);
+    return rc;
+}
+
 /* Adds r to the index; a name another image already holds is dropped here
  * (in memory only) and reported. */
-static int admit_record(loaded_state *ls, image_record *r, const char *path)
+static int admit_record(store_state *s, loaded_state *ls, image_record *r)
 {
     for (size_t i = 0; i < r->names.len;) {
         image_record *holder = strmap_get(&ls->index.by_name, r->names.items[i]);
@@ -819,7 +831,7 @@ static int admit_record(loaded_state *ls, image_record *r, const char *path)
         char msg[300];
         snprintf(msg, sizeof(msg), "name \"%s\" is also held by image %s; ignored here",
                  r->names.items[i], holder->id);
-        if (add_problem(ls, path, msg) != 0)
+        if (add_entry_problem(s, ls, r->id, RECORD_FILE, msg) != 0)
             return -1;
         record_drop_name(r, i);
     }
@@ -829,33 +841,68 @@ static int admit_record(loaded_state *ls, image_record *r, const char *path)
     return 0;
 }
 
-/* One entry of the store directory: an image directory, or a problem. */
-static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const char *name)
-{
+/* What load needs of an entry's stat (the snapshot's stamp, the type). */
+typedef struct entry_stat {
+    int err; /* errno of fstatat, or 0 */
     struct stat st;
+} entry_stat;
+
+typedef struct stat_job {
+    int dirfd;
+    char **names;
+    entry_stat *out;
+    size_t from, to;
+} stat_job;
+
+static void *stat_range(void *arg)
+{
+    stat_job *job = arg;
+    for (size_t i = job->from; i < job->to; i++) {
+        entry_stat *e = &job->out[i];
+        e->err = fstatat(job->dirfd, job->names[i], &e->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    }
+    return NULL;
+}
+
+/* Stats every entry; a large directory in two threads (a stat is mostly
+ * system-call cost, and open is waiting for all of them). */
+static void stat_entries(int dirfd, char **names, size_t n, entry_stat *out)
+{
+    stat_job whole = {dirfd, names, out, 0, n}, half = whole;
+    pthread_t thread;
+    if (n < 4096 || (half.from = n / 2, pthread_create(&thread, NULL, stat_range, &half)) != 0) {
+        stat_range(&whole);
+        return;
+    }
+    whole.to = n / 2;
+    stat_range(&whole);
+    pthread_join(thread, NULL);
+}
+
+/* One entry of the store directory: an image directory, or a problem. */
+static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const char *name,
+                      const entry_stat *es, record_arena *arena)
+{
     char why[512];
-    char *dirpath = fs_join(s->dir, name), *path = dirpath ? fs_join(dirpath, RECORD_FILE) : NULL;
     image_record *r = NULL;
     int rc = 0;
-    if (path == NULL) {
-        rc = -1;
-    } else if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        snprintf(why, sizeof(why), "cannot stat the image directory: %s", strerror(errno));
-        rc = add_problem(ls, dirpath, why);
-    } else if (!S_ISDIR(st.st_mode)) {
+    if (es->err != 0) {
+        snprintf(why, sizeof(why), "cannot stat the image directory: %s", strerror(es->err));
+        rc = add_entry_problem(s, ls, name, NULL, why);
+    } else if (!S_ISDIR(es->st.st_mode)) {
         /* plain files (images.lock, ...) are not ours to judge */
     } else if (!image_id_is_valid(name)) {
-        rc = add_problem(ls, dirpath, "not an image directory: the name is not a 64-hex ID");
-    } else if (snap != NULL && (r = snapshot_take(snap, name, &st, lock_generation(&s->lock))) != NULL) {
-        rc = admit_record(ls, r, path);
-    } else if ((rc = read_record(s, name, &r, why, sizeof(why))) == 0) {
+        rc = add_entry_problem(s, ls, name, NULL,
+                               "not an image directory: the name is not a 64-hex ID");
+    } else if (snap != NULL &&
+               (r = snapshot_take(snap, name, &es->st, lock_generation(&s->lock), arena)) != NULL) {
+        rc = admit_record(s, ls, r);
+    } else if ((rc = read_record(s, name, &r, why, sizeof(why), arena)) == 0) {
         ls->stale++;
-        rc = r ? admit_record(ls, r, path) : add_problem(ls, path, why);
+        rc = r ? admit_record(s, ls, r) : add_entry_problem(s, ls, name, RECORD_FILE, why);
     }
     if (rc != 0 || (r != NULL && strmap_get(&ls->index.by_id, r->id) != r))
         record_free(r);
-    free(path);
-    free(dirpath);
     return rc;
 }
 
@@ -907,11 +954,22 @@ static int load_all(store_state *s)
     closedir(d);
     if (rc == 0) {
         snapshot *snap = snapshot_read(s->dirfd, s->dir);
+        record_arena arena = {NULL};
         if (n > 1) /* in name order, so that duplicate names resolve the same way every time */
             qsort(names, n, sizeof(char *), compare_names);
+        if (strmap_reserve(&ls.index.by_id, n) || strmap_reserve(&ls.index.by_name, n) ||
+            strmap_reserve(&ls.index.by_digest, n) || sorted_ids_reserve(&ls.index.sorted, n))
+            rc = oom(s);
+        entry_stat *stats = malloc((n + 1) * sizeof(entry_stat));
+        if (stats == NULL)
+            rc = oom(s);
+        else
+            stat_entries(s->dirfd, names, n, stats);
         for (size_t i = 0; i < n && rc == 0; i++)
-            if (load_entry(s, &ls, snap, names[i]) != 0)
+            if (load_entry(s, &ls, snap, names[i], &stats[i], &arena) != 0)
                 rc = oom(s);
+        free(stats);
+        record_arena_done(&arena);
         snapshot_free(snap);
     }
     image_store_strings_free(names, n);
@@ -962,7 +1020,7 @@ static int reload_image(store_state *s, const char *id)
     if (fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT)
             return -1;
-    } else if (read_record(s, id, &r, why, sizeof(why)) != 0 || r == NULL) {
+    } else if (read_record(s, id, &r, why, sizeof(why), NULL) != 0 || r == NULL) {
         return -1; /* unusable now: a full load records the problem */
     }
     if (r != NULL) {
