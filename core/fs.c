@@ -512,27 +512,38 @@ int fs_remove_tree_at(int parent, const char *name)
     return rc;
 }
 
-int fs_read_file(int basefd, const char *basepath, const char *rel, char **data, size_t *len,
-                 image_error *err)
+int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
+                 size_t *len, image_error *err)
 {
-    int fd = fs_open_beneath(basefd, rel, O_RDONLY, 0);
+    /* O_NONBLOCK: a FIFO planted in the store must not hang the reader */
+    int fd = fs_open_beneath(basefd, rel, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return fs_error(err, errno, "open", basepath, rel);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int saved = errno;
-        close(fd);
-        return fs_error(err, saved, "stat", basepath, rel);
+    bool checked = size_hint == 0;
+    if (checked) { /* no hint: ask, and refuse what is not a regular file */
+        if (fstat(fd, &st) != 0) {
+            int saved = errno;
+            close(fd);
+            return fs_error(err, saved, "stat", basepath, rel);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            close(fd);
+            return fs_error(err, EINVAL, "read", basepath, rel);
+        }
+        size_hint = (size_t)st.st_size;
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return fs_error(err, EINVAL, "read", basepath, rel);
-    }
-    size_t cap = (size_t)st.st_size + 1, used = 0;
+    /* One byte more than expected: a short read then means end of file. */
+    size_t cap = size_hint + 2, used = 0;
     char *buf = malloc(cap);
     int rc = 0;
     while (buf != NULL) {
-        if (used + 1 >= cap) { /* the file grew */
+        if (used + 1 >= cap) { /* larger than expected: is it a file at all? */
+            if (!checked && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+                rc = fs_error(err, EINVAL, "read", basepath, rel);
+                break;
+            }
+            checked = true;
             char *bigger = realloc(buf, cap * 2);
             if (bigger == NULL) {
                 free(buf);
@@ -549,9 +560,9 @@ int fs_read_file(int basefd, const char *basepath, const char *rel, char **data,
             rc = fs_error(err, errno, "read", basepath, rel);
             break;
         }
-        if (n == 0)
-            break;
         used += (size_t)n;
+        if (n == 0 || used + 1 < cap) /* end of file, or a short read of a regular file */
+            break;
     }
     close(fd);
     if (buf == NULL)

@@ -77,9 +77,10 @@ void fs_txn_free(fs_txn *txn);
 int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode);
 /* Removes a tree below dirfd without following symlinks; returns 0 or an errno. */
 int fs_remove_tree_at(int dirfd, const char *name);
-/* Reads base/rel into a malloc'd, NUL-terminated buffer. */
-int fs_read_file(int basefd, const char *basepath, const char *rel, char **data, size_t *len,
-                 image_error *err);
+/* Reads base/rel into a malloc'd, NUL-terminated buffer. With a size_hint
+ * (the size the file should have) it skips the fstat; 0: unknown. */
+int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
+                 size_t *len, image_error *err);
 /* Writes base/name durably and atomically on its own (a transaction of one). */
 int fs_write_file(int basefd, const char *basepath, const char *name, const void *data,
                   size_t len, image_error *err);

@@ -616,15 +616,14 @@ out:
     return rc;
 }
 
-static int check_key(store_state *s, const char *key, char **file)
+/* The file name of a big-data key, into file; EINVAL for an unsafe key. */
+static int check_key(store_state *s, const char *key, char file[static 256])
 {
     const char *why = NULL;
     if (key == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key: NULL");
-    if ((*file = big_data_file_name(key, &why)) != NULL)
+    if (big_data_file_name_into(file, key, &why) == 0)
         return 0;
-    if (why == NULL)
-        return oom(s);
     return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key \"%s\": %s", key, why);
 }
 
@@ -633,17 +632,13 @@ static int do_set_big_data(store_state *s, const char *ref, const char *key, con
 {
     int rc;
     image_record *r;
-    char *file = NULL, digest[72];
-    if ((rc = resolve(s, ref, &r)) != 0 || (rc = check_key(s, key, &file)) != 0)
+    char file[256], digest[72];
+    if ((rc = resolve(s, ref, &r)) != 0 || (rc = check_key(s, key, file)) != 0)
         return rc;
-    if (data == NULL && len > 0) {
-        free(file);
+    if (data == NULL && len > 0)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big data: NULL");
-    }
-    if (digest_sha256(digest, data ? data : "", len) != 0) {
-        free(file);
+    if (digest_sha256(digest, data ? data : "", len) != 0)
         return error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
-    }
     changeset cs;
     changeset_init(s, &cs);
     change *c = changeset_edit(s, &cs, r);
@@ -679,7 +674,6 @@ static int do_set_big_data(store_state *s, const char *ref, const char *key, con
     rc = changeset_apply(s, &cs);
 out:
     changeset_free(&cs);
-    free(file);
     return rc;
 }
 
@@ -785,7 +779,7 @@ static int read_record(store_state *s, const char *name, image_record **out, cha
     *out = NULL;
     if (rel == NULL)
         return -1;
-    if (fs_read_file(s->dirfd, s->dir, rel, &json, &len, &err) != 0) {
+    if (fs_read_file(s->dirfd, s->dir, rel, 0, &json, &len, &err) != 0) {
         snprintf(why, why_len, "cannot read the record: %s",
                  err.sys_errno ? strerror(err.sys_errno) : "out of memory");
     } else if (record_parse(out, json, len, why, why_len) == 0 && strcmp((*out)->id, name) != 0) {
@@ -1369,29 +1363,28 @@ static int m_metadata(const image_store_t *st, const char *id, char **metadata)
 
 /* The record and item for (ref, key), or ENOTFOUND / EINVAL. */
 static int find_big_data(store_state *s, const char *ref, const char *key, image_record **r,
-                         big_data_item **item, char **file)
+                         big_data_item **item, char file[static 256])
 {
     int rc;
     if ((rc = resolve(s, ref, r)) != 0 || (rc = check_key(s, key, file)) != 0)
         return rc;
     if ((*item = record_find_big_data(*r, key)) == NULL) {
-        free(*file);
-        *file = NULL;
         return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no big-data item \"%s\"",
                          (*r)->id, key);
     }
     return 0;
 }
 
-static int read_big_data(store_state *s, const image_record *r, const char *file, char **data,
-                         size_t *len)
+static int read_big_data(store_state *s, const image_record *r, const big_data_item *item,
+                         const char *file, char **data, size_t *len)
 {
     /* Inside a batch the current bytes may still be staged. */
-    char *rel = s->in_batch ? fs_txn_staged_path(&s->batch, r->id, file) : NULL;
-    if (rel == NULL && (rel = fs_join(r->id, file)) == NULL)
-        return oom(s);
-    int rc = fs_read_file(s->dirfd, s->dir, rel, data, len, &s->err);
-    free(rel);
+    char *staged = s->in_batch ? fs_txn_staged_path(&s->batch, r->id, file) : NULL;
+    char rel[64 + 1 + 256];
+    snprintf(rel, sizeof(rel), "%s/%s", r->id, file);
+    size_t hint = item->size > 0 ? (size_t)item->size : 0;
+    int rc = fs_read_file(s->dirfd, s->dir, staged ? staged : rel, hint, data, len, &s->err);
+    free(staged);
     return rc;
 }
 
@@ -1400,11 +1393,10 @@ static int get_big_data(store_state *s, const char *id, const char *key, char **
 {
     image_record *r;
     big_data_item *item;
-    char *file = NULL;
-    int rc = find_big_data(s, id, key, &r, &item, &file);
+    char file[256];
+    int rc = find_big_data(s, id, key, &r, &item, file);
     if (rc == 0)
-        rc = read_big_data(s, r, file, data, len);
-    free(file);
+        rc = read_big_data(s, r, item, file, data, len);
     return rc;
 }
 
@@ -1424,15 +1416,14 @@ static int get_big_data_size(store_state *s, const char *id, const char *key, in
 {
     image_record *r;
     big_data_item *item;
-    char *file = NULL, *data = NULL;
+    char file[256], *data = NULL;
     size_t len;
-    int rc = find_big_data(s, id, key, &r, &item, &file);
+    int rc = find_big_data(s, id, key, &r, &item, file);
     if (rc == 0 && item->size >= 0)
         *size = item->size;
-    else if (rc == 0 && (rc = read_big_data(s, r, file, &data, &len)) == 0)
+    else if (rc == 0 && (rc = read_big_data(s, r, item, file, &data, &len)) == 0)
         *size = (int64_t)len; /* not recorded: what the file holds */
     free(data);
-    free(file);
     return rc;
 }
 
@@ -1445,18 +1436,17 @@ static int get_big_data_digest(store_state *s, const char *id, const char *key, 
 {
     image_record *r;
     big_data_item *item;
-    char *file = NULL, *data = NULL, computed[72];
+    char file[256], *data = NULL, computed[72];
     size_t len;
-    int rc = find_big_data(s, id, key, &r, &item, &file);
+    int rc = find_big_data(s, id, key, &r, &item, file);
     if (rc == 0 && item->digest == NULL) { /* not recorded: digest what the file holds */
-        if ((rc = read_big_data(s, r, file, &data, &len)) == 0 &&
+        if ((rc = read_big_data(s, r, item, file, &data, &len)) == 0 &&
             digest_sha256(computed, data, len) != 0)
             rc = error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
     }
     if (rc == 0 && (*digest = strdup(item->digest ? item->digest : computed)) == NULL)
         rc = oom(s);
     free(data);
-    free(file);
     return rc;
 }
 
