@@ -58,3 +58,16 @@ void base64_encode_into(char *out, const void *data, size_t len)
 {
     EVP_EncodeBlock((unsigned char *)out, data, (int)len);
 }
+
+int base64_decode_into(char *out, const char *text, size_t len)
+{
+    if (len % 4 != 0 || len > (size_t)INT32_MAX)
+        return -1;
+    int n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)text, (int)len);
+    if (n < 0)
+        return -1;
+    for (size_t i = len; i > 0 && text[i - 1] == '='; i--)
+        n--; /* EVP_DecodeBlock counts the padding as bytes */
+    out[n] = '\0';
+    return n;
+}

@@ -245,7 +245,7 @@ char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name)
     char *key = fs_join(dir ? dir : "", name);
     const fs_staged *s = key ? strmap_get(&txn->files, key) : NULL;
     free(key);
-    return s ? fs_join(s->dir, s->tmp) : NULL;
+    return s ? strdup(s->tmp) : NULL;
 }
 
 int fs_txn_stage_file(fs_txn *txn, const char *dir, const char *name, const void *data,
@@ -264,7 +264,7 @@ int fs_txn_stage_file(fs_txn *txn, const char *dir, const char *name, const void
     fs_staged *s = push(txn, FS_STAGE_FILE, dir ? dir : "", name, err);
     if (s == NULL)
         return IMAGE_STORE_ESYS;
-    char *rel = fs_join(s->dir, s->tmp);
+    char *rel = strdup(s->tmp);
     int rc = rel ? write_file(txn->basefd, txn->basepath, rel, O_EXCL, data, len, sync, err)
                  : error_sys(err, ENOMEM, "malloc", txn->basepath);
     free(rel);
@@ -308,8 +308,8 @@ static void rollback(fs_txn *txn, size_t upto)
         if (!s->done)
             continue;
         char *final = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->name) : NULL;
-        char *backup = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->backup) : NULL;
-        char *tmp = s->kind == FS_STAGE_FILE ? fs_join(s->dir, s->tmp) : NULL;
+        char *backup = s->kind == FS_STAGE_FILE ? strdup(s->backup) : NULL;
+        char *tmp = s->kind == FS_STAGE_FILE ? strdup(s->tmp) : NULL;
         if (s->kind == FS_STAGE_FILE && final && backup && tmp) {
             if (s->backup[0] != '\0')
                 renameat(base, backup, base, final);
@@ -341,14 +341,14 @@ static int rename_one(fs_txn *txn, fs_staged *s, image_error *err)
             return fs_error(err, errno, "rename", txn->basepath, s->name);
         }
     } else {
-        char *final = fs_join(s->dir, s->name), *tmp = fs_join(s->dir, s->tmp);
+        char *final = fs_join(s->dir, s->name), *tmp = strdup(s->tmp);
         char *backup = NULL;
         int rc = 0;
         struct stat st;
         if (final == NULL || tmp == NULL) {
             rc = error_sys(err, ENOMEM, "malloc", txn->basepath);
         } else if (fstatat(base, final, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            if (temp_name(s->backup) != 0 || (backup = fs_join(s->dir, s->backup)) == NULL ||
+            if (temp_name(s->backup) != 0 || (backup = strdup(s->backup)) == NULL ||
                 linkat(base, final, base, backup, 0) != 0) {
                 rc = fs_error(err, errno ? errno : ENOMEM, "link", txn->basepath, final);
                 s->backup[0] = '\0';
@@ -432,7 +432,7 @@ int fs_txn_commit(fs_txn *txn, image_error *err)
     for (i = 0; i < txn->len; i++) {
         fs_staged *s = txn->items[i];
         if (s->kind == FS_STAGE_FILE && s->backup[0] != '\0') {
-            char *backup = fs_join(s->dir, s->backup);
+            char *backup = strdup(s->backup);
             if (backup != NULL)
                 unlinkat(txn->basefd, backup, 0);
             free(backup);
@@ -449,7 +449,7 @@ void fs_txn_free(fs_txn *txn)
     for (size_t i = txn->len; i-- > 0;) {
         fs_staged *s = txn->items[i];
         if (!s->done && s->kind == FS_STAGE_FILE) {
-            char *tmp = fs_join(s->dir, s->tmp);
+            char *tmp = strdup(s->tmp);
             if (tmp != NULL)
                 unlinkat(txn->basefd, tmp, 0);
             free(tmp);

@@ -10,12 +10,15 @@
  *   fs_txn_commit(&txn, err);   // make data durable, rename everything in order, fsync dirs
  *   fs_txn_free(&txn);          // removes whatever was staged and not committed
  *
- * A staged file is a ".tmp-<random>" file (mode 0600) in its target's
- * directory; a staged directory is a ".tmp-<random>" directory in the base,
- * whose files are written in place and which is renamed into place whole. A
- * removed directory is renamed to a ".tmp-" name, then deleted after the
- * commit is durable. Names starting with ".tmp-" are never records or
- * big-data files, so a crash leaves only garbage that is never loaded.
+ * Every temporary name is a ".tmp-<random>" entry of the base directory
+ * itself (rename is atomic across directories of one filesystem): a staged
+ * file (mode 0600) is renamed into its target's directory; a staged directory,
+ * whose files are written in place, is renamed into place whole; a removed
+ * directory is renamed to a ".tmp-" name, then deleted after the commit is
+ * durable; a file replaced by commit keeps a ".tmp-" hard link until the
+ * commit is durable. Such names are never records or big-data files, and a
+ * crash leaves garbage only in the base directory, where one listing finds
+ * it (daemon open removes it).
  *
  * Durability: without deferred_sync every staged file is fdatasync'd when it
  * is written; with it (batches) nothing is synced until commit, which calls
@@ -42,8 +45,8 @@ typedef struct fs_staged {
     char *key;        /* FILE: "dir/name", the lookup key */
     char *dir;        /* FILE: the directory below base ("" = base); else NULL */
     char *name;       /* final name (FILE: in dir; DIR/REMOVE: in base) */
-    char tmp[24];     /* the staged (or removed-to) name, beside name */
-    char backup[24];  /* hard link to a replaced file during commit, or "" */
+    char tmp[24];     /* the staged (or removed-to) name, in the base directory */
+    char backup[24];  /* hard link to a replaced file during commit (in the base), or "" */
     bool done;        /* renamed during commit */
 } fs_staged;
 

@@ -102,9 +102,15 @@ typedef struct image_storage_images {
     void *internal_block;    /* private to the store: what holds the fields above */
 } image_storage_images;
 
-/* Something load() skipped: the file and why. */
+/* Something load() skipped, check() found or repair() did: the file, a
+ * stable kind ("unparseable", "id-mismatch", "no-record", "not-an-image",
+ * "duplicate-name", "big-data-missing", "big-data-size", "big-data-digest",
+ * "orphan-file", "temp-file"; for repair(): "quarantined", "removed",
+ * "re-recorded", "dropped-big-data", "recorded-file", "dropped-name"), and
+ * a sentence. */
 typedef struct image_store_problem {
     char *path;
+    char *kind;
     char *problem;
 } image_store_problem;
 
@@ -187,6 +193,17 @@ const char *image_store_dir(const image_store_t *image_store);
 int image_store_batch_begin(image_store_t *image_store);
 int image_store_batch_commit(image_store_t *image_store);
 void image_store_batch_abort(image_store_t *image_store);
+
+/* check() lists what is wrong on disk (a fresh scan: records, big-data
+ * sizes and digests, stray and temp files, names held twice) and changes
+ * nothing; it needs no daemon flag. repair() fixes what can be fixed without
+ * losing data: it quarantines (moves to <dir>/.quarantine/) what cannot be
+ * an image, re-records actual sizes and digests, records big-data files no
+ * record named, drops names held twice and what no file backs, and removes
+ * temp files; it returns what it did. Both return kinds as in
+ * image_store_problem; release with image_store_problems_free(). */
+int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
+int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
 
 /* Release what the members return. All accept NULL. */
 void image_storage_images_clear(image_storage_images *image);

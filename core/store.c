@@ -33,6 +33,7 @@
 #include "lock.h"
 #include "record.h"
 #include "snapshot.h"
+#include "check.h"
 
 #define RECORD_FILE "images.json"
 
@@ -742,26 +743,35 @@ typedef struct loaded_state {
     size_t stale; /* records read from their files, not from the snapshot */
 } loaded_state;
 
-static int add_problem(loaded_state *ls, const char *path, const char *text)
+/* Appends {path, kind, problem} to a problem list. */
+static int push_problem(image_store_problem **list, size_t *len, size_t *cap, const char *path,
+                        const char *kind, const char *text)
 {
-    if (ls->problems_len == ls->problems_cap) {
-        size_t cap = ls->problems_cap ? ls->problems_cap * 2 : 4;
-        image_store_problem *grown = realloc(ls->problems, cap * sizeof(*grown));
+    if (*len == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 4;
+        image_store_problem *grown = realloc(*list, grown_cap * sizeof(*grown));
         if (grown == NULL)
             return -1;
-        ls->problems = grown;
-        ls->problems_cap = cap;
+        *list = grown;
+        *cap = grown_cap;
     }
-    image_store_problem *p = &ls->problems[ls->problems_len];
+    image_store_problem *p = &(*list)[*len];
     p->path = strdup(path);
+    p->kind = strdup(kind);
     p->problem = strdup(text);
-    if (p->path == NULL || p->problem == NULL) {
+    if (p->path == NULL || p->kind == NULL || p->problem == NULL) {
         free(p->path);
+        free(p->kind);
         free(p->problem);
         return -1;
     }
-    ls->problems_len++;
+    (*len)++;
     return 0;
+}
+
+static int add_problem(loaded_state *ls, const char *path, const char *kind, const char *text)
+{
+    return push_problem(&ls->problems, &ls->problems_len, &ls->problems_cap, path, kind, text);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -769,21 +779,26 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads <name>/images.json; a record that is unusable is NULL with *why. */
+/* Reads <name>/images.json; a record that is unusable is NULL with *why and
+ * *kind (the names check() uses). */
 static int read_record(store_state *s, const char *name, image_record **out, char *why,
-                       size_t why_len, record_arena *arena)
+                       size_t why_len, const char **kind, record_arena *arena)
 {
     char *rel = fs_join(name, RECORD_FILE), *json = NULL;
     size_t len;
     image_error err;
     *out = NULL;
+    *kind = "unparseable";
     if (rel == NULL)
         return -1;
     if (fs_read_file(s->dirfd, s->dir, rel, 0, &json, &len, &err) != 0) {
         snprintf(why, why_len, "cannot read the record: %s",
                  err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+        if (err.sys_errno == ENOENT)
+            *kind = "no-record";
     } else if (record_parse(out, json, len, why, why_len) == 0 && strcmp((*out)->id, name) != 0) {
         snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, name);
+        *kind = "id-mismatch";
         record_free(*out);
         *out = NULL;
     } else if (*out != NULL) {
@@ -803,10 +818,10 @@ static int read_record(store_state *s, const char *name, image_record **out, cha
 
 /* A problem about <dir>/<name>[/<file>]. */
 static int add_entry_problem(store_state *s, loaded_state *ls, const char *name, const char *file,
-                             const char *text)
+                             const char *kind, const char *text)
 {
     char *dirpath = fs_join(s->dir, name), *path = dirpath && file ? fs_join(dirpath, file) : NULL;
-    int rc = dirpath && (path || !file) ? add_problem(ls, path ? path : dirpath, text) : -1;
+    int rc = dirpath && (path || !file) ? add_problem(ls, path ? path : dirpath, kind, text) : -1;
     free(path);
     free(dirpath);
     return rc;
@@ -825,7 +840,7 @@ static int admit_record(store_state *s, loaded_state *ls, image_record *r)
         char msg[300];
         snprintf(msg, sizeof(msg), "name \"%s\" is also held by image %s; ignored here",
                  r->names.items[i], holder->id);
-        if (add_entry_problem(s, ls, r->id, RECORD_FILE, msg) != 0)
+        if (add_entry_problem(s, ls, r->id, RECORD_FILE, "duplicate-name", msg) != 0)
             return -1;
         record_drop_name(r, i);
     }
@@ -878,22 +893,23 @@ static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const ch
                       const entry_stat *es, record_arena *arena)
 {
     char why[512];
+    const char *kind;
     image_record *r = NULL;
     int rc = 0;
     if (es->err != 0) {
         snprintf(why, sizeof(why), "cannot stat the image directory: %s", strerror(es->err));
-        rc = add_entry_problem(s, ls, name, NULL, why);
+        rc = add_entry_problem(s, ls, name, NULL, "unreadable", why);
     } else if (!S_ISDIR(es->st.st_mode)) {
         /* plain files (images.lock, ...) are not ours to judge */
     } else if (!image_id_is_valid(name)) {
-        rc = add_entry_problem(s, ls, name, NULL,
+        rc = add_entry_problem(s, ls, name, NULL, "not-an-image",
                                "not an image directory: the name is not a 64-hex ID");
     } else if (snap != NULL &&
                (r = snapshot_take(snap, name, &es->st, lock_generation(&s->lock), arena)) != NULL) {
         rc = admit_record(s, ls, r);
-    } else if ((rc = read_record(s, name, &r, why, sizeof(why), arena)) == 0) {
+    } else if ((rc = read_record(s, name, &r, why, sizeof(why), &kind, arena)) == 0) {
         ls->stale++;
-        rc = r ? admit_record(s, ls, r) : add_entry_problem(s, ls, name, RECORD_FILE, why);
+        rc = r ? admit_record(s, ls, r) : add_entry_problem(s, ls, name, RECORD_FILE, kind, why);
     }
     if (rc != 0 || (r != NULL && strmap_get(&ls->index.by_id, r->id) != r))
         record_free(r);
@@ -1009,12 +1025,13 @@ static void write_snapshot(store_state *s)
 static int reload_image(store_state *s, const char *id)
 {
     char why[512];
+    const char *kind;
     image_record *r = NULL, *old = strmap_get(&s->index.by_id, id);
     struct stat st;
     if (fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT)
             return -1;
-    } else if (read_record(s, id, &r, why, sizeof(why), NULL) != 0 || r == NULL) {
+    } else if (read_record(s, id, &r, why, sizeof(why), &kind, NULL) != 0 || r == NULL) {
         return -1; /* unusable now: a full load records the problem */
     }
     if (r != NULL) {
@@ -1487,8 +1504,9 @@ static int copy_problems(store_state *s, image_store_problem **problems, size_t 
         return oom(s);
     for (size_t i = 0; i < s->problems_len; i++) {
         out[i].path = strdup(s->problems[i].path);
+        out[i].kind = strdup(s->problems[i].kind);
         out[i].problem = strdup(s->problems[i].problem);
-        if (out[i].path == NULL || out[i].problem == NULL) {
+        if (out[i].path == NULL || out[i].kind == NULL || out[i].problem == NULL) {
             image_store_problems_free(out, i + 1);
             return oom(s);
         }
@@ -1509,9 +1527,318 @@ void image_store_problems_free(image_store_problem *problems, size_t len)
         return;
     for (size_t i = 0; i < len; i++) {
         free(problems[i].path);
+        free(problems[i].kind);
         free(problems[i].problem);
     }
     free(problems);
+}
+
+/* ---- upkeep: daemon recovery, check, repair ---- */
+
+#define QUARANTINE ".quarantine"
+
+/* Moves <dir>/<rel> to <dir>/.quarantine/<rel> (with a numbered suffix when
+ * taken); *moved_to receives the new path. Moved, never deleted. */
+static int quarantine(store_state *s, const char *rel, char **moved_to)
+{
+    char target[sizeof(QUARANTINE) + 64 + 1 + 256 + 16];
+    const char *slash = strchr(rel, '/');
+    if (mkdirat(s->dirfd, QUARANTINE, 0700) != 0 && errno != EEXIST)
+        return error_sys(&s->err, errno, "mkdir", s->dir);
+    if (slash != NULL) { /* a file of an image: keep it under the image's ID */
+        snprintf(target, sizeof(target), "%s/%.*s", QUARANTINE, (int)(slash - rel), rel);
+        if (mkdirat(s->dirfd, target, 0700) != 0 && errno != EEXIST)
+            return error_sys(&s->err, errno, "mkdir", s->dir);
+    }
+    for (int n = 0;; n++) {
+        if (n == 0)
+            snprintf(target, sizeof(target), "%s/%s", QUARANTINE, rel);
+        else
+            snprintf(target, sizeof(target), "%s/%s.%d", QUARANTINE, rel, n);
+        if (renameat2(s->dirfd, rel, s->dirfd, target, RENAME_NOREPLACE) == 0)
+            break;
+        if (errno != EEXIST || n > 1000) {
+            char *path = fs_join(s->dir, rel);
+            error_sys(&s->err, errno, "rename", path ? path : s->dir);
+            free(path);
+            return IMAGE_STORE_ESYS;
+        }
+    }
+    /* durable: the entry left one directory and entered another */
+    int qfd = openat(s->dirfd, QUARANTINE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (qfd >= 0) {
+        fsync(qfd);
+        close(qfd);
+    }
+    fsync(s->dirfd);
+    *moved_to = fs_join(s->dir, target);
+    return *moved_to ? 0 : oom(s);
+}
+
+/* Removes the .tmp- entries an interrupted write left in the store directory. */
+static void remove_temp_entries(store_state *s)
+{
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, FS_TMP_PREFIX, strlen(FS_TMP_PREFIX)) == 0)
+            fs_remove_tree_at(fd, e->d_name);
+    closedir(d);
+}
+
+static bool kind_is_unusable_dir(const char *kind)
+{
+    return strcmp(kind, "unparseable") == 0 || strcmp(kind, "id-mismatch") == 0 ||
+           strcmp(kind, "no-record") == 0 || strcmp(kind, "not-an-image") == 0;
+}
+
+/* The store directory entry a path below it is in ("<dir>/<entry>[/...]"). */
+static char *entry_of(const store_state *s, const char *path)
+{
+    size_t n = strlen(s->dir);
+    if (strncmp(path, s->dir, n) != 0 || path[n] != '/')
+        return NULL;
+    const char *entry = path + n + 1;
+    return strndup(entry, strcspn(entry, "/"));
+}
+
+/* Daemon open: clear temp entries, then quarantine every image directory
+ * without a valid record; problems() keeps saying what was moved. */
+static void recover(store_state *s)
+{
+    remove_temp_entries(s);
+    for (size_t i = 0; i < s->problems_len; i++) {
+        image_store_problem *p = &s->problems[i];
+        char *entry = kind_is_unusable_dir(p->kind) ? entry_of(s, p->path) : NULL, *moved = NULL;
+        if (entry != NULL && quarantine(s, entry, &moved) == 0) {
+            size_t n = strlen(p->problem) + strlen(moved) + 32;
+            char *text = malloc(n);
+            if (text != NULL) {
+                snprintf(text, n, "%s; moved to %s", p->problem, moved);
+                free(p->problem);
+                p->problem = text;
+            }
+        }
+        free(moved);
+        free(entry);
+    }
+    error_clear(&s->err);
+}
+
+static int findings_to_problems(store_state *s, const finding *f, size_t n,
+                                image_store_problem **out, size_t *len)
+{
+    image_store_problem *list = NULL;
+    size_t count = 0, cap = 0;
+    for (size_t i = 0; i < n; i++)
+        if (push_problem(&list, &count, &cap, f[i].path, finding_kind_name(f[i].kind),
+                         f[i].detail) != 0) {
+            image_store_problems_free(list, count);
+            return oom(s);
+        }
+    if (list == NULL && (list = calloc(1, sizeof(*list))) == NULL)
+        return oom(s);
+    *out = list;
+    *len = count;
+    return 0;
+}
+
+int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len)
+{
+    STATE_OR_FAIL(image_store);
+    error_clear(&s->err);
+    finding *f = NULL;
+    size_t n = 0;
+    /* shared, so that no writer is half-way through while we look (a batch
+     * already holds it exclusively) */
+    bool take = !s->in_batch;
+    int rc = take ? lock_acquire(&s->lock, false, s->dir, &s->err) : 0;
+    if (rc == 0) {
+        rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
+        if (take)
+            lock_release(&s->lock);
+    }
+    if (rc == 0)
+        rc = findings_to_problems(s, f, n, findings, len);
+    findings_free(f, n);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Records the file's actual size and sha256 as a big-data item (adding it). */
+static int record_file_as(store_state *s, image_record *r, const char *key, int64_t size,
+                          const char *digest)
+{
+    big_data_item *item = record_find_big_data(r, key);
+    if (item == NULL) {
+        big_data_item *grown = realloc(r->big_data, (r->big_data_len + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return oom(s);
+        r->big_data = grown;
+        item = &grown[r->big_data_len];
+        memset(item, 0, sizeof(*item));
+        if ((item->name = strdup(key)) == NULL)
+            return oom(s);
+        r->big_data_len++;
+    }
+    char *copy = strdup(digest);
+    if (copy == NULL)
+        return oom(s);
+    free(item->digest);
+    item->digest = copy;
+    item->size = size;
+    return 0;
+}
+
+static int drop_big_data(image_record *r, const char *key)
+{
+    for (size_t i = 0; i < r->big_data_len; i++)
+        if (strcmp(r->big_data[i].name, key) == 0) {
+            free(r->big_data[i].name);
+            free(r->big_data[i].digest);
+            memmove(&r->big_data[i], &r->big_data[i + 1],
+                    (r->big_data_len - i - 1) * sizeof(big_data_item));
+            r->big_data_len--;
+            break;
+        }
+    return 0;
+}
+
+/* The actual size and sha256 of <entry>/<file>. */
+static int measure_file(store_state *s, const char *entry, const char *file, int64_t *size,
+                        char digest[72])
+{
+    char rel[64 + 1 + 256], *data = NULL;
+    size_t len;
+    snprintf(rel, sizeof(rel), "%s/%s", entry, file);
+    int rc = fs_read_file(s->dirfd, s->dir, rel, 0, &data, &len, &s->err);
+    if (rc == 0 && digest_sha256(digest, data, len) != 0)
+        rc = error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
+    *size = (int64_t)len;
+    free(data);
+    return rc;
+}
+
+static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
+{
+    finding *f = NULL;
+    size_t n = 0, count = 0, cap = 0;
+    image_store_problem *acts = NULL;
+    int rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
+    /* 1. the filesystem: quarantine what cannot be an image, clear temp files */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *moved = NULL, rel[64 + 1 + 256];
+        const char *kind = finding_kind_name(f[i].kind), *action = NULL;
+        char text[1400];
+        if (kind_is_unusable_dir(kind)) {
+            if ((rc = quarantine(s, f[i].entry, &moved)) == 0) {
+                action = "quarantined";
+                snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
+            }
+        } else if (f[i].kind == FINDING_TEMP_FILE) {
+            if (strcmp(f[i].entry, f[i].item) == 0)
+                snprintf(rel, sizeof(rel), "%s", f[i].entry);
+            else
+                snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
+            fs_remove_tree_at(s->dirfd, rel);
+            action = "removed";
+            snprintf(text, sizeof(text), "removed %s", f[i].detail);
+        } else if (f[i].kind == FINDING_ORPHAN_FILE) {
+            char *key = big_data_key_of_file(f[i].item);
+            if (key == NULL) { /* not a big-data name: keep it, out of the way */
+                snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
+                if ((rc = quarantine(s, rel, &moved)) == 0) {
+                    action = "quarantined";
+                    snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
+                }
+            }
+            free(key);
+        }
+        if (rc == 0 && action != NULL &&
+            push_problem(&acts, &count, &cap, f[i].path, action, text) != 0)
+            rc = oom(s);
+        free(moved);
+    }
+    /* 2. memory from what is left, then 3. the records, in one transaction */
+    if (rc == 0)
+        rc = load_all(s);
+    changeset cs;
+    changeset_init(s, &cs);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        image_record *r = f[i].entry ? strmap_get(&s->index.by_id, f[i].entry) : NULL;
+        const char *action = NULL;
+        char text[1400];
+        if (r == NULL)
+            continue;
+        change *c = changeset_edit(s, &cs, r);
+        if (c == NULL) {
+            rc = IMAGE_STORE_ESYS;
+            break;
+        }
+        switch (f[i].kind) {
+        case FINDING_BIG_DATA_SIZE:
+        case FINDING_BIG_DATA_DIGEST:
+            rc = record_file_as(s, c->next, f[i].item, f[i].size, f[i].digest);
+            action = "re-recorded";
+            snprintf(text, sizeof(text), "recorded %lld bytes and %s for \"%s\"",
+                     (long long)f[i].size, f[i].digest, f[i].item);
+            break;
+        case FINDING_BIG_DATA_MISSING:
+            rc = drop_big_data(c->next, f[i].item);
+            action = "dropped-big-data";
+            snprintf(text, sizeof(text), "dropped \"%s\", whose file is gone", f[i].item);
+            break;
+        case FINDING_ORPHAN_FILE: {
+            char *key = big_data_key_of_file(f[i].item), digest[72];
+            int64_t size;
+            if (key != NULL && (rc = measure_file(s, f[i].entry, f[i].item, &size, digest)) == 0 &&
+                (rc = record_file_as(s, c->next, key, size, digest)) == 0) {
+                action = "recorded-file";
+                snprintf(text, sizeof(text), "recorded %s as big-data item \"%s\"", f[i].item, key);
+            }
+            free(key);
+            break;
+        }
+        case FINDING_DUPLICATE_NAME: /* load gave it to the first image: save that */
+            action = "dropped-name";
+            snprintf(text, sizeof(text), "dropped name \"%s\" from image %s", f[i].item, r->id);
+            break;
+        default:
+            break;
+        }
+        if (rc == 0 && action != NULL &&
+            push_problem(&acts, &count, &cap, f[i].path, action, text) != 0)
+            rc = oom(s);
+    }
+    if (rc == 0 && cs.len > 0)
+        rc = changeset_apply(s, &cs);
+    changeset_free(&cs);
+    findings_free(f, n);
+    s->changed_all = true; /* files moved under other processes' feet: they reload */
+    if (rc == 0 && acts == NULL && (acts = calloc(1, sizeof(*acts))) == NULL)
+        rc = oom(s);
+    if (rc != 0) {
+        image_store_problems_free(acts, count);
+        return rc;
+    }
+    *out = acts;
+    *out_len = count;
+    return 0;
+}
+
+int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len)
+{
+    STATE_OR_FAIL(image_store);
+    if (s->in_batch)
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "cannot repair inside a batch"), -1;
+    if (begin_write(s, "repair") != 0)
+        return -1;
+    return end_write(s, do_repair(s, actions, len));
 }
 
 /* ---- batches ---- */
@@ -1668,8 +1995,14 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         rc = load_all(s);
         lock_release(&s->lock);
     }
-    if (rc == 0 && daemon && !readonly && snapshot_is_stale(s, 32))
-        refresh_snapshot(s); /* the daemon keeps the store quick to open */
+    if (rc == 0 && daemon && !readonly) { /* the daemon owns the store's upkeep */
+        if (lock_acquire(&s->lock, true, s->dir, &s->err) == 0) {
+            recover(s);
+            lock_release(&s->lock);
+        }
+        if (snapshot_is_stale(s, 32))
+            refresh_snapshot(s); /* and keeps it quick to open */
+    }
     if (rc != 0) {
         lock_close(&s->lock);
         close(s->dirfd);

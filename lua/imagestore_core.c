@@ -918,29 +918,60 @@ static int store_by_digest(lua_State *L)
 }
 
 /* st:problems() --> { {path=, problem=}... } */
-static int store_problems(lua_State *L)
+/* Pushes a problem list as { {path=, kind=, problem=}... }. */
+static void push_problems(lua_State *L, const image_store_problem *p, size_t n)
+{
+    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        push_opt_string(L, p[i].path);
+        lua_setfield(L, -2, "path");
+        push_opt_string(L, p[i].kind);
+        lua_setfield(L, -2, "kind");
+        push_opt_string(L, p[i].problem);
+        lua_setfield(L, -2, "problem");
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+}
+
+typedef int (*problems_fn)(image_store_t *, image_store_problem **, size_t *);
+
+static int problems_result(lua_State *L, problems_fn fn)
 {
     lstore *s = store_check(L);
     int bidx;
-    size_t i;
     box *b = box_new(L, &bidx);
-
-    if (s->st.problems(&s->st, &b->problems, &b->problems_len) != 0) {
+    if (fn(&s->st, &b->problems, &b->problems_len) != 0) {
         push_store_error(L, s);
         lua_closeslot(L, bidx);
         return 3;
     }
-    lua_createtable(L, b->problems_len > INT32_MAX ? 0 : (int)b->problems_len, 0);
-    for (i = 0; i < b->problems_len; i++) {
-        lua_createtable(L, 0, 2);
-        push_opt_string(L, b->problems[i].path);
-        lua_setfield(L, -2, "path");
-        push_opt_string(L, b->problems[i].problem);
-        lua_setfield(L, -2, "problem");
-        lua_rawseti(L, -2, (lua_Integer)(i + 1));
-    }
+    push_problems(L, b->problems, b->problems_len);
     lua_closeslot(L, bidx);
     return 1;
+}
+
+static int problems_member(image_store_t *st, image_store_problem **p, size_t *n)
+{
+    return st->problems(st, p, n);
+}
+
+/* st:problems() --> { {path=, kind=, problem=}... }: what load skipped */
+static int store_problems(lua_State *L)
+{
+    return problems_result(L, problems_member);
+}
+
+/* st:check() --> { {path=, kind=, problem=}... }: what is wrong on disk */
+static int store_check_disk(lua_State *L)
+{
+    return problems_result(L, image_store_check);
+}
+
+/* st:repair() --> { {path=, kind=, problem=}... }: what it did */
+static int store_repair(lua_State *L)
+{
+    return problems_result(L, image_store_repair);
 }
 
 /* ---------------------------------------------------------------- module */
@@ -982,6 +1013,8 @@ static const luaL_Reg store_methods[] = {
     {"big_data_digest", store_big_data_digest},
     {"big_data_names", store_big_data_names},
     {"problems", store_problems},
+    {"check", store_check_disk},
+    {"repair", store_repair},
     {"close", store_close},
     {NULL, NULL},
 };

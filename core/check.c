@@ -1,0 +1,316 @@
+#include "check.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "fs.h"
+#include "image_store.h"
+#include "index.h"
+#include "record.h"
+
+#define RECORD_FILE "images.json"
+
+typedef struct scan {
+    int dirfd;
+    const char *dir;
+    finding *items;
+    size_t len, cap;
+    strmap names; /* name -> the image ID holding it (keys owned by `held`) */
+    str_list held;
+    bool failed;  /* allocation */
+} scan;
+
+const char *finding_kind_name(finding_kind kind)
+{
+    static const char *const names[] = {
+        "unparseable",      "id-mismatch",       "no-record",    "not-an-image",
+        "big-data-missing", "big-data-size",     "big-data-digest", "orphan-file",
+        "duplicate-name",   "temp-file"};
+    return names[kind];
+}
+
+static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
+                    const char *item, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
+                    const char *item, const char *fmt, ...)
+{
+    if (sc->len == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 8;
+        finding *grown = realloc(sc->items, cap * sizeof(*grown));
+        if (grown == NULL) {
+            sc->failed = true;
+            return NULL;
+        }
+        sc->items = grown;
+        sc->cap = cap;
+    }
+    finding *f = &sc->items[sc->len];
+    memset(f, 0, sizeof(*f));
+    f->kind = kind;
+    f->size = -1;
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    char *in_dir = entry ? fs_join(sc->dir, entry) : strdup(sc->dir);
+    f->path = in_dir && file ? fs_join(in_dir, file) : in_dir;
+    if (in_dir != f->path)
+        free(in_dir);
+    f->detail = strdup(detail);
+    f->entry = entry ? strdup(entry) : NULL;
+    f->item = item ? strdup(item) : NULL;
+    if (f->path == NULL || f->detail == NULL || (entry && !f->entry) || (item && !f->item)) {
+        free(f->path);
+        free(f->detail);
+        free(f->entry);
+        free(f->item);
+        sc->failed = true;
+        return NULL;
+    }
+    sc->len++;
+    return f;
+}
+
+static bool is_temp(const char *name)
+{
+    return strncmp(name, FS_TMP_PREFIX, strlen(FS_TMP_PREFIX)) == 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted entries of a directory; NULL with *n 0 when it cannot be read. */
+static char **list_dir(int dirfd, const char *rel, size_t *n)
+{
+    *n = 0;
+    int fd = rel ? fs_open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0)
+                 : openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char **names = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(names, cap * sizeof(char *));
+            if (grown == NULL)
+                break;
+            names = grown;
+        }
+        if ((names[*n] = strdup(e->d_name)) == NULL)
+            break;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(names, *n, sizeof(char *), compare_names);
+    return names;
+}
+
+char *big_data_key_of_file(const char *file)
+{
+    const char *why;
+    char check[256];
+    char *key;
+    if (file[0] != '=') {
+        key = strdup(file);
+    } else {
+        size_t n = strlen(file + 1);
+        if (n == 0 || n % 4 != 0)
+            return NULL;
+        key = malloc(n / 4 * 3 + 1);
+        if (key == NULL || base64_decode_into(key, file + 1, n) < 0) {
+            free(key);
+            return NULL;
+        }
+    }
+    /* a name is a key's only if the key maps back to exactly this name */
+    if (key != NULL && (big_data_file_name_into(check, key, &why) != 0 || strcmp(check, file) != 0)) {
+        free(key);
+        return NULL;
+    }
+    return key;
+}
+
+/* Compares each recorded big-data file with the record. */
+static void check_big_data(scan *sc, const char *entry, const image_record *r)
+{
+    for (size_t i = 0; i < r->big_data_len && !sc->failed; i++) {
+        const big_data_item *b = &r->big_data[i];
+        char file[256], rel[64 + 1 + 256], digest[72];
+        const char *why;
+        if (big_data_file_name_into(file, b->name, &why) != 0)
+            continue; /* record_parse() refuses such records */
+        snprintf(rel, sizeof(rel), "%s/%s", entry, file);
+        char *data = NULL;
+        size_t len = 0;
+        image_error err;
+        if (fs_read_file(sc->dirfd, sc->dir, rel, 0, &data, &len, &err) != 0) {
+            add(sc, FINDING_BIG_DATA_MISSING, entry, file, b->name,
+                "big-data item \"%s\" cannot be read: %s", b->name,
+                err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+            continue;
+        }
+        if (digest_sha256(digest, data, len) != 0) {
+            free(data);
+            sc->failed = true;
+            return;
+        }
+        free(data);
+        finding *f = NULL;
+        if (b->size >= 0 && (uint64_t)b->size != len)
+            f = add(sc, FINDING_BIG_DATA_SIZE, entry, file, b->name,
+                    "big-data item \"%s\" is %zu bytes; the record says %lld", b->name, len,
+                    (long long)b->size);
+        else if (b->digest != NULL && strcmp(b->digest, digest) != 0)
+            f = add(sc, FINDING_BIG_DATA_DIGEST, entry, file, b->name,
+                    "big-data item \"%s\" has digest %s; the record says %s", b->name, digest,
+                    b->digest);
+        if (f != NULL) {
+            f->size = (int64_t)len;
+            memcpy(f->digest, digest, sizeof(digest));
+        }
+    }
+}
+
+/* Files in the image directory that neither the record nor the store made. */
+static void check_files(scan *sc, const char *entry, const image_record *r)
+{
+    size_t n;
+    char **files = list_dir(sc->dirfd, entry, &n);
+    for (size_t i = 0; i < n && !sc->failed; i++) {
+        const char *name = files[i];
+        if (is_temp(name)) {
+            add(sc, FINDING_TEMP_FILE, entry, name, name, "leftover temporary file %s", name);
+            continue;
+        }
+        if (strcmp(name, RECORD_FILE) == 0)
+            continue;
+        char *key = big_data_key_of_file(name);
+        if (key == NULL || record_find_big_data(r, key) == NULL)
+            add(sc, FINDING_ORPHAN_FILE, entry, name, name, "file %s is in no record", name);
+        free(key);
+    }
+    image_store_strings_free(files, n);
+}
+
+static void check_names(scan *sc, const char *entry, const image_record *r)
+{
+    for (size_t i = 0; i < r->names.len && !sc->failed; i++) {
+        const char *name = r->names.items[i];
+        const char *holder = strmap_get(&sc->names, name);
+        if (holder != NULL) {
+            add(sc, FINDING_DUPLICATE_NAME, entry, RECORD_FILE, name,
+                "name \"%s\" is also held by image %s", name, holder);
+            continue;
+        }
+        if (str_list_reserve(&sc->held, 2) != 0 || str_list_append(&sc->held, name) != 0 ||
+            str_list_append(&sc->held, entry) != 0 ||
+            strmap_put(&sc->names, sc->held.items[sc->held.len - 2],
+                       sc->held.items[sc->held.len - 1]) != 0)
+            sc->failed = true;
+    }
+}
+
+static void check_entry(scan *sc, const char *entry)
+{
+    struct stat st;
+    if (is_temp(entry)) {
+        add(sc, FINDING_TEMP_FILE, entry, NULL, entry, "leftover temporary entry %s", entry);
+        return;
+    }
+    if (entry[0] == '.' || fstatat(sc->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode))
+        return; /* the store's own files (.imagestore.*, .quarantine), and plain files */
+    if (!image_id_is_valid(entry)) {
+        add(sc, FINDING_NOT_IMAGE, entry, NULL, NULL,
+            "directory %s is not an image directory: the name is not a 64-hex ID", entry);
+        return;
+    }
+    char rel[64 + 1 + sizeof(RECORD_FILE)], why[512], *json = NULL;
+    size_t len;
+    image_error err;
+    image_record *r = NULL;
+    snprintf(rel, sizeof(rel), "%s/%s", entry, RECORD_FILE);
+    if (fs_read_file(sc->dirfd, sc->dir, rel, 0, &json, &len, &err) != 0) {
+        if (err.sys_errno == ENOENT)
+            add(sc, FINDING_NO_RECORD, entry, NULL, NULL, "image directory %s has no %s", entry,
+                RECORD_FILE);
+        else
+            add(sc, FINDING_UNPARSEABLE, entry, RECORD_FILE, NULL, "cannot read the record: %s",
+                err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+        return;
+    }
+    if (record_parse(&r, json, len, why, sizeof(why)) != 0) {
+        add(sc, FINDING_UNPARSEABLE, entry, RECORD_FILE, NULL, "%s", why);
+    } else if (strcmp(r->id, entry) != 0) {
+        add(sc, FINDING_ID_MISMATCH, entry, RECORD_FILE, NULL,
+            "record id %s does not match its directory %s", r->id, entry);
+    } else {
+        check_big_data(sc, entry, r);
+        check_files(sc, entry, r);
+        check_names(sc, entry, r);
+    }
+    record_free(r);
+    free(json);
+}
+
+int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_error *err)
+{
+    scan sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.dirfd = dirfd;
+    sc.dir = dir;
+    strmap_init(&sc.names);
+    size_t n;
+    errno = 0;
+    char **entries = list_dir(dirfd, NULL, &n);
+    if (entries == NULL && errno != 0 && errno != ENOENT) {
+        strmap_free(&sc.names);
+        return error_sys(err, errno, "opendir", dir);
+    }
+    for (size_t i = 0; i < n && !sc.failed; i++)
+        check_entry(&sc, entries[i]);
+    image_store_strings_free(entries, n);
+    strmap_free(&sc.names);
+    str_list_free(&sc.held);
+    if (sc.failed) {
+        findings_free(sc.items, sc.len);
+        return error_sys(err, ENOMEM, "check", dir);
+    }
+    *out = sc.items;
+    *len = sc.len;
+    return 0;
+}
+
+void findings_free(finding *findings, size_t len)
+{
+    if (findings == NULL)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        free(findings[i].path);
+        free(findings[i].detail);
+        free(findings[i].entry);
+        free(findings[i].item);
+    }
+    free(findings);
+}
