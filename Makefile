@@ -9,6 +9,8 @@
 #   make install    DESTDIR, PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
 #                   LUA_CMOD_DIR, LUA_LMOD_DIR
 #   make deps       install missing Debian packages (scripts/ensure-deps)
+#   make bench      deps, then the benchmark (bench/run; table + build/bench/results.json)
+#   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
 
 VERSION       = 0.1.0
 SOVERSION     = 0
@@ -80,6 +82,12 @@ MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
 TEST_SRCS    := $(sort $(wildcard spec/c/*.c))
 TEST_OBJS     = $(TEST_SRCS:%.c=$(OBJDIR)/%.o)
 TEST_BINS     = $(TEST_SRCS:spec/c/%.c=$(BUILDDIR)/test/%)
+# Fuzz targets (fuzz/fuzz_*.c), replayed over their corpus by check.
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_REPLAYS  = $(FUZZ_TARGETS:%=$(BUILDDIR)/test/fuzz-replay-%)
+FUZZ_SECONDS ?= 60
+# LD_PRELOAD shim that fails chosen filesystem calls (spec/c/fault_test.c).
+FAULT_SHIM    = $(BUILDDIR)/test/fault_shim.so
 LUA_MODS     := $(sort $(shell find lua/imagestore -name '*.lua' 2>/dev/null))
 
 LIB_A         = $(BUILDDIR)/libimagestore.a
@@ -130,7 +138,7 @@ all: lib module tests
 
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK)
 module: $(MOD_SO)
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS)
 
 # Fails early, with a hint, when a pkg-config dependency is missing.
 build-deps-ok:
@@ -183,6 +191,30 @@ $(NOINHERIT_SO): scripts/asan-noinherit.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
+$(BUILDDIR)/test/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -DCORPUS_DIR='"fuzz/corpus/$*"' -o $@ \
+	  fuzz/fuzz_$*.c fuzz/replay.c $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+
+# make fuzz: libFuzzer (clang) on every target for FUZZ_SECONDS each; new
+# inputs go to build/fuzz/<target>/, the repository's corpus is only read.
+.PHONY: fuzz
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
+	@mkdir -p build/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Icore \
+	    $(PKG_CFLAGS) -o build/fuzz/$$t fuzz/fuzz_$$t.c $(CORE_SRCS) $(PKG_LIBS) || exit 1; \
+	  mkdir -p build/fuzz/$$t-corpus; \
+	  echo "# fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/$$t-corpus fuzz/corpus/$$t 2>&1 | tail -n 20 || exit 1; \
+	done
+
+$(FAULT_SHIM): spec/faults/fault_shim.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 $(BUILDDIR)/test/%: $(OBJDIR)/spec/c/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
@@ -214,9 +246,9 @@ check: deps
 	fi; \
 	exit $$status
 
-check-c: $(TEST_BINS)
+check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS)
 	@status=0; \
-	for t in $(TEST_BINS); do \
+	for t in $(TEST_BINS) $(FUZZ_REPLAYS); do \
 	  $(TEST_ENV) bash scripts/run-suite "$$t" "$$t" || status=1; \
 	done; \
 	exit $$status
@@ -228,6 +260,61 @@ check-lua: $(MOD_SO) $(if $(SANITIZE),$(NOINHERIT_SO))
 demo: deps
 	@$(MAKE) --no-print-directory all
 	$(LUA_ENV) $(LUA) examples/quickstart.lua $(DEMO_STORE)
+
+# ---- benchmark (bench/, issue #3) -----------------------------------------
+#   make bench        deps, then bench/run: every phase for us (C and Lua) and
+#                     for containers/storage; table on stdout, JSON in
+#                     $(BENCH_OUT)/results.json, raw lines in $(BENCH_OUT)/raw.jsonl
+#   make bench-plot   gnuplot-nox (installed if missing), then bench/scaling.svg
+#                     from $(BENCH_OUT)/results.json (runs `make bench` first
+#                     when there are no results)
+# BENCH_SIZES, BENCH_DIR (the stores; must not be tmpfs) and the other
+# BENCH_* knobs that bench/run lists may come from the environment.
+BENCH_SIZES   ?= 100 1000 10000
+BENCH_DIR     ?= $(CURDIR)/$(BUILDDIR)/bench-data
+BENCH_OUT      = $(BUILDDIR)/bench
+BENCH_BIN      = $(BENCH_OUT)/imagestore-bench
+BENCH_FLOOR    = $(BENCH_OUT)/fsync-floor
+BENCH_CLOCK    = $(BENCH_OUT)/lua/bench_clock.so
+BENCH_SVG      = bench/scaling.svg
+# The batch API (image_store_batch_begin/_commit) is compiled in once
+# core/image_store.h declares it; without it the batch modes report so.
+BENCH_HAVE_BATCH := $(shell grep -q 'image_store_batch_begin' core/image_store.h 2>/dev/null && echo 1 || echo 0)
+export BENCH_SIZES BENCH_DIR
+
+.PHONY: bench bench-build bench-plot
+
+bench-build: $(BENCH_BIN) $(BENCH_FLOOR) $(BENCH_CLOCK) $(MOD_SO)
+
+$(OBJDIR)/bench/bench.o: bench/bench.c core/image_store.h | build-deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DBENCH_HAVE_BATCH=$(BENCH_HAVE_BATCH) -Icore $(PKG_CFLAGS) -c -o $@ $<
+
+$(BENCH_BIN): $(OBJDIR)/bench/bench.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS)
+
+$(BENCH_FLOOR): bench/fsync_floor.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BENCH_CLOCK): bench/lua_clock.c | build-deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) $(LIBFLAG) -o $@ $< $(LDFLAGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory SANITIZE= bench-build
+	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
+	    BENCH_BIN='$(CURDIR)/$(BENCH_BIN)' BENCH_FLOOR='$(CURDIR)/$(BENCH_FLOOR)' \
+	    BENCH_OUT='$(CURDIR)/$(BENCH_OUT)' BENCH_LUA='$(LUA)' \
+	    bash bench/run
+
+bench-plot:
+	@bash scripts/ensure-deps gnuplot-nox
+	@test -s $(BENCH_OUT)/results.json || $(MAKE) --no-print-directory bench
+	@$(LUA) bench/plot.lua $(BENCH_OUT)/results.json $(BENCH_OUT) $(BENCH_SVG)
+
+-include $(OBJDIR)/bench/bench.d
 
 # ---- install --------------------------------------------------------------
 install: install-lib install-lua

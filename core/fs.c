@@ -248,26 +248,84 @@ char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name)
     return s ? strdup(s->tmp) : NULL;
 }
 
+/* Stages a copy of the live directory `name`: a temp directory holding a
+ * hard link to each of its files, to be edited and exchanged with it. */
+static int stage_update(fs_txn *txn, const char *name, image_error *err)
+{
+    fs_staged *s = push(txn, FS_STAGE_DIR, NULL, name, err);
+    if (s == NULL)
+        return IMAGE_STORE_ESYS;
+    s->replaces = true;
+    int rc = 0, src = -1, dst = -1;
+    DIR *d = NULL;
+    if (mkdirat(txn->basefd, s->tmp, 0700) != 0) {
+        int saved = errno;
+        drop(txn, txn->len - 1);
+        return fs_error(err, saved, "mkdir", txn->basepath, name);
+    }
+    if ((src = fs_open_beneath(txn->basefd, name, O_RDONLY | O_DIRECTORY, 0)) < 0 ||
+        (dst = openat(txn->basefd, s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        rc = fs_error(err, errno, "open", txn->basepath, name);
+    } else if ((d = fdopendir(src)) == NULL) {
+        rc = fs_error(err, errno, "opendir", txn->basepath, name);
+    } else {
+        src = -1; /* closedir closes it */
+        struct dirent *e;
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            struct stat st;
+            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                rc = fs_error(err, errno, "stat", txn->basepath, name);
+            else if (!S_ISREG(st.st_mode)) /* nothing to carry over that a link cannot */
+                rc = error_set(err, IMAGE_STORE_EINVAL,
+                               "image directory %s/%s holds %s, which is not a file",
+                               txn->basepath, name, e->d_name);
+            else if (linkat(dirfd(d), e->d_name, dst, e->d_name, 0) != 0)
+                rc = fs_error(err, errno, "link", txn->basepath, name);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    if (src >= 0)
+        close(src);
+    if (dst >= 0)
+        close(dst);
+    if (rc != 0) {
+        fs_remove_tree_at(txn->basefd, s->tmp);
+        drop(txn, txn->len - 1);
+    }
+    return rc;
+}
+
 int fs_txn_stage_file(fs_txn *txn, const char *dir, const char *name, const void *data,
                       size_t len, image_error *err)
 {
     bool sync = !txn->deferred_sync;
-    const fs_staged *d = dir ? find_dir(txn, dir) : NULL;
-    if (d != NULL) { /* a new directory nobody sees yet: write in place */
+    int rc;
+    if (dir != NULL && dir[0] != '\0') {
+        /* A file of an image directory: written into a staged version of the
+         * whole directory (a new one, or a copy of the live one), which
+         * commit puts in place in one step. */
+        const fs_staged *d = find_dir(txn, dir);
+        if (d == NULL && (rc = stage_update(txn, dir, err)) != 0)
+            return rc;
+        d = find_dir(txn, dir);
         char *rel = fs_join(d->tmp, name);
         if (rel == NULL)
             return error_sys(err, ENOMEM, "malloc", txn->basepath);
-        int rc = write_file(txn->basefd, txn->basepath, rel, O_TRUNC, data, len, sync, err);
+        /* never write through a hard link to the live file: replace the name */
+        if (unlinkat(txn->basefd, rel, 0) != 0 && errno != ENOENT)
+            rc = fs_error(err, errno, "unlink", txn->basepath, rel);
+        else
+            rc = write_file(txn->basefd, txn->basepath, rel, O_EXCL, data, len, sync, err);
         free(rel);
         return rc;
     }
-    fs_staged *s = push(txn, FS_STAGE_FILE, dir ? dir : "", name, err);
+    fs_staged *s = push(txn, FS_STAGE_FILE, "", name, err);
     if (s == NULL)
         return IMAGE_STORE_ESYS;
-    char *rel = strdup(s->tmp);
-    int rc = rel ? write_file(txn->basefd, txn->basepath, rel, O_EXCL, data, len, sync, err)
-                 : error_sys(err, ENOMEM, "malloc", txn->basepath);
-    free(rel);
+    rc = write_file(txn->basefd, txn->basepath, s->tmp, O_EXCL, data, len, sync, err);
     if (rc != 0)
         drop(txn, txn->len - 1);
     return rc;
@@ -291,10 +349,13 @@ int fs_txn_stage_remove(fs_txn *txn, const char *name, image_error *err)
     const fs_staged *d = find_dir(txn, name);
     for (size_t i = txn->len; d != NULL && i-- > 0;)
         if (txn->items[i] == d) {
-            /* made in this transaction: nobody has seen it, so just drop it */
+            /* staged in this transaction: nobody has seen it, so just drop it */
+            bool existed = d->replaces;
             fs_remove_tree_at(txn->basefd, d->tmp);
             drop(txn, i);
-            return 0;
+            if (!existed)
+                return 0; /* and a new directory has nothing live to remove */
+            break;
         }
     return push(txn, FS_STAGE_REMOVE, NULL, name, err) ? 0 : IMAGE_STORE_ESYS;
 }
@@ -316,7 +377,10 @@ static void rollback(fs_txn *txn, size_t upto)
             else
                 renameat(base, final, base, tmp); /* removed as a temp by fs_txn_free */
         } else if (s->kind == FS_STAGE_DIR) {
-            renameat(base, s->name, base, s->tmp);
+            if (s->replaces)
+                renameat2(base, s->tmp, base, s->name, RENAME_EXCHANGE);
+            else
+                renameat(base, s->name, base, s->tmp);
         } else if (s->kind == FS_STAGE_REMOVE) {
             renameat(base, s->tmp, base, s->name);
         }
@@ -332,7 +396,9 @@ static int rename_one(fs_txn *txn, fs_staged *s, image_error *err)
 {
     int base = txn->basefd;
     if (s->kind == FS_STAGE_DIR) {
-        if (renameat2(base, s->tmp, base, s->name, RENAME_NOREPLACE) != 0)
+        /* a new directory must not replace anything; an edited copy trades
+         * places with the live one, atomically */
+        if (renameat2(base, s->tmp, base, s->name, s->replaces ? RENAME_EXCHANGE : RENAME_NOREPLACE) != 0)
             return fs_error(err, errno, "rename", txn->basepath, s->name);
     } else if (s->kind == FS_STAGE_REMOVE) {
         if (renameat2(base, s->name, base, s->tmp, RENAME_NOREPLACE) != 0) {
@@ -436,8 +502,9 @@ int fs_txn_commit(fs_txn *txn, image_error *err)
             if (backup != NULL)
                 unlinkat(txn->basefd, backup, 0);
             free(backup);
-        } else if (s->kind == FS_STAGE_REMOVE && s->done) {
-            fs_remove_tree_at(txn->basefd, s->tmp); /* a leftover .tmp- tree is only garbage */
+        } else if ((s->kind == FS_STAGE_REMOVE || (s->kind == FS_STAGE_DIR && s->replaces)) &&
+                   s->done) {
+            fs_remove_tree_at(txn->basefd, s->tmp); /* the old version: a leftover is only garbage */
         }
     }
     clear_items(txn);

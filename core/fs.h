@@ -11,12 +11,15 @@
  *   fs_txn_free(&txn);          // removes whatever was staged and not committed
  *
  * Every temporary name is a ".tmp-<random>" entry of the base directory
- * itself (rename is atomic across directories of one filesystem): a staged
- * file (mode 0600) is renamed into its target's directory; a staged directory,
- * whose files are written in place, is renamed into place whole; a removed
- * directory is renamed to a ".tmp-" name, then deleted after the commit is
- * durable; a file replaced by commit keeps a ".tmp-" hard link until the
- * commit is durable. Such names are never records or big-data files, and a
+ * itself. A directory below the base (an image) only ever changes whole: a
+ * new one is staged as a temp directory and renamed into place; a live one
+ * is staged as a temp copy (hard links to its files), edited there, and
+ * exchanged with the live one in one renameat2(RENAME_EXCHANGE), after which
+ * the old version is deleted; a removed one is renamed to a temp name, then
+ * deleted. So a reader, or a crash, sees an image before or after a change,
+ * never in between. A file of the base itself (mode 0600) is staged beside
+ * it and renamed over it, the replaced one kept as a hard link until the
+ * commit is durable. Temp names are never records or big-data files, and a
  * crash leaves garbage only in the base directory, where one listing finds
  * it (daemon open removes it).
  *
@@ -48,6 +51,7 @@ typedef struct fs_staged {
     char tmp[24];     /* the staged (or removed-to) name, in the base directory */
     char backup[24];  /* hard link to a replaced file during commit (in the base), or "" */
     bool done;        /* renamed during commit */
+    bool replaces;    /* DIR: an edited copy of a live directory, exchanged with it */
 } fs_staged;
 
 typedef struct fs_txn {

@@ -177,6 +177,11 @@ int image_store_error_errno(const image_store_t *image_store);
 const char *image_store_error_name(const image_store_t *image_store);
 const char *image_store_error_message(const image_store_t *image_store);
 
+/* The change token this store has caught up with: the count of committed
+ * writes to the directory, by any process. After a successful mutator, the
+ * token its own write published (so successes across processes are ordered). */
+uint64_t image_store_generation(const image_store_t *image_store);
+
 /* The store's directory, as given to new_image_store(). */
 const char *image_store_dir(const image_store_t *image_store);
 

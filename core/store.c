@@ -52,6 +52,7 @@ struct image_store_state {
     bool in_batch;
     fs_txn batch;             /* the open batch's staged writes (deferred sync) */
     bool batch_failed;        /* a write inside the batch failed: commit refuses */
+    int batch_errno;
     char batch_failure[1024];
     size_t stale;             /* records the snapshot does not vouch for */
     image_error err;
@@ -1133,6 +1134,7 @@ static int end_write(store_state *s, int rc)
     if (s->in_batch) {
         if (rc == IMAGE_STORE_ESYS && !s->batch_failed) { /* the batch must not commit half */
             s->batch_failed = true;
+            s->batch_errno = s->err.sys_errno;
             snprintf(s->batch_failure, sizeof(s->batch_failure), "%s", s->err.message);
         }
         return rc == 0 ? 0 : -1;
@@ -1878,8 +1880,10 @@ int image_store_batch_commit(image_store_t *image_store)
     if (!s->in_batch)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "no batch is open"), -1;
     int rc;
-    if (s->batch_failed)
+    if (s->batch_failed) {
         rc = error_set(&s->err, IMAGE_STORE_ESYS, "batch not committed: %s", s->batch_failure);
+        s->err.sys_errno = s->batch_errno; /* the code of the write that failed */
+    }
     else if ((rc = stage_batch_records(s)) == 0)
         rc = fs_txn_commit(&s->batch, &s->err);
     if (rc != 0) {
@@ -2056,6 +2060,12 @@ const char *image_store_error_message(const image_store_t *image_store)
     if (s == NULL)
         return image_store && image_store->create ? "out of memory" : "store is closed";
     return s->err.message;
+}
+
+uint64_t image_store_generation(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s ? s->seen_generation : 0;
 }
 
 const char *image_store_dir(const image_store_t *image_store)

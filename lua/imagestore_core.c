@@ -956,6 +956,14 @@ static int problems_member(image_store_t *st, image_store_problem **p, size_t *n
     return st->problems(st, p, n);
 }
 
+/* st:generation() --> integer: the change token this store has caught up with */
+static int store_generation(lua_State *L)
+{
+    lstore *s = store_check(L);
+    lua_pushinteger(L, (lua_Integer)image_store_generation(&s->st));
+    return 1;
+}
+
 /* st:problems() --> { {path=, kind=, problem=}... }: what load skipped */
 static int store_problems(lua_State *L)
 {
@@ -1014,6 +1022,7 @@ static const luaL_Reg store_methods[] = {
     {"big_data_names", store_big_data_names},
     {"problems", store_problems},
     {"check", store_check_disk},
+    {"generation", store_generation},
     {"repair", store_repair},
     {"close", store_close},
     {NULL, NULL},

@@ -1,0 +1,186 @@
+-- bench/bench.lua: the Lua side of the benchmark (issue #3): the same phases
+-- and workload as bench/bench.c and the containers/storage peer, through
+-- require("imagestore"). One process per phase; one JSON line per phase.
+--
+--   lua5.4 bench/bench.lua create DIR N [calls|image-batch|batch [CHUNK]]
+--   lua5.4 bench/bench.lua read   DIR N
+--   lua5.4 bench/bench.lua delete DIR N
+--
+-- Needs the bench_clock C module (bench/lua_clock.c, built by `make bench`)
+-- on LUA_CPATH for a wall clock.
+local imagestore = require("imagestore")
+local clock = require("bench_clock")
+
+local IMPL = "imagestore-lua"
+local now = clock.now
+
+local function die(what, msg, code)
+  io.stderr:write(("bench.lua: %s: %s (%s)\n"):format(what, tostring(msg), tostring(code)))
+  os.exit(1)
+end
+
+local function check(what, ok, msg, code)
+  if ok == nil or ok == false then die(what, msg, code) end
+  return ok
+end
+
+local function report(phase, n, seconds, ops, extra)
+  local line = ('{"impl":"%s","phase":"%s","n":%d,"seconds":%.9f,"per_op_us":%.4f'):format(
+    IMPL, phase, n, seconds, seconds * 1e6 / ops)
+  for _, kv in ipairs(extra or {}) do
+    local v = kv[2]
+    local fmt = type(v) == "string" and ',"%s":"%s"'
+      or math.type(v) == "integer" and ',"%s":%d' or ',"%s":%.1f'
+    line = line .. fmt:format(kv[1], v)
+  end
+  io.stdout:write(line, "}\n")
+  io.stdout:flush()
+end
+
+-- The workload, computed before any clock starts.
+local function workload(n)
+  local w = { id = {}, name = {}, manifest = {}, digest = {}, prefix = {}, config_key = {},
+              config = ("c"):rep(1500) }
+  for i = 0, n - 1 do
+    local id = imagestore.sha256("image-" .. i):sub(8)
+    local m = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+      .. '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'
+      .. id .. '","size":1500},"layers":[]}'
+    w.id[i] = id
+    w.name[i] = "example.com/repo" .. i .. ":tag"
+    w.manifest[i] = m
+    w.digest[i] = imagestore.sha256(m)
+    w.prefix[i] = id:sub(1, 12)
+    w.config_key[i] = "sha256:" .. id
+  end
+  return w
+end
+
+local function open(dir)
+  local st, msg, code = imagestore.open(dir)
+  if not st then die("open " .. dir, msg, code) end
+  return st
+end
+
+local function create_one(st, w, i)
+  check("create", st:create{ id = w.id[i], names = { w.name[i] }, metadata = "{}" })
+  check("set_big_data manifest", st:set_big_data(w.id[i], "manifest", w.manifest[i]))
+  check("set_big_data config", st:set_big_data(w.id[i], w.config_key[i], w.config))
+end
+
+local function create(dir, n, mode, chunk)
+  local phase = "create-" .. mode
+  if mode ~= "calls" and mode ~= "image-batch" and mode ~= "batch" then
+    io.stderr:write("bench.lua: unknown create mode ", mode, "\n")
+    os.exit(2)
+  end
+  local w = workload(n)
+  local st = open(dir)
+  if mode ~= "calls" and type(st.batch) ~= "function" then
+    io.stdout:write(('{"impl":"%s","phase":"%s","n":%d,"error":"the Lua binding has no st:batch"}\n')
+      :format(IMPL, phase, n))
+    io.stderr:write("bench.lua: ", phase, " needs st:batch, which this binding lacks\n")
+    os.exit(3)
+  end
+  chunk = (chunk and chunk > 0 and chunk < n) and chunk or n
+  local t0 = now()
+  if mode == "calls" then
+    for i = 0, n - 1 do create_one(st, w, i) end
+  elseif mode == "image-batch" then
+    for i = 0, n - 1 do
+      check("batch", st:batch(function(b) create_one(b, w, i) end))
+    end
+  else
+    for first = 0, n - 1, chunk do
+      check("batch", st:batch(function(b)
+        for i = first, math.min(first + chunk, n) - 1 do create_one(b, w, i) end
+      end))
+    end
+  end
+  local dt = now() - t0
+  local extra = { { "images_per_s", n / dt } }
+  if mode == "batch" then extra[2] = { "chunk", chunk } end
+  report(phase, n, dt, n, extra)
+  st:close()
+end
+
+local function read(dir, n)
+  local w = workload(n)
+  local t0 = now()
+  local st = open(dir)
+  local t1 = now()
+  local imgs = check("images", st:images())
+  local t2 = now()
+  if #imgs ~= n then die("images", ("listed %d images, want %d"):format(#imgs, n)) end
+  imgs = nil -- luacheck: ignore
+  report("open", n, t1 - t0, 1)
+  report("open+list", n, t2 - t0, 1)
+
+  local id, msg, code
+  local names, ids, prefixes, digests = w.name, w.id, w.prefix, w.digest
+  t0 = now()
+  for i = 0, n - 1 do
+    id, msg, code = st:lookup(names[i])
+    if id ~= ids[i] then die("lookup " .. names[i], msg or id, code) end
+  end
+  report("lookup-name", n, now() - t0, n)
+
+  t0 = now()
+  for i = 0, n - 1 do
+    id, msg, code = st:lookup(prefixes[i])
+    if id ~= ids[i] then die("lookup " .. prefixes[i], msg or id, code) end
+  end
+  report("lookup-id-prefix", n, now() - t0, n)
+
+  t0 = now()
+  for i = 0, n - 1 do
+    local list
+    list, msg, code = st:by_digest(digests[i])
+    if not list or #list ~= 1 then die("by_digest " .. digests[i], msg or (list and #list), code) end
+  end
+  report("by-digest", n, now() - t0, n)
+
+  local manifests = w.manifest
+  t0 = now()
+  for i = 0, n - 1 do
+    local data
+    data, msg, code = st:big_data(ids[i], "manifest")
+    if data == nil or #data ~= #manifests[i] then die("big_data " .. ids[i], msg, code) end
+  end
+  report("big-data-read", n, now() - t0, n)
+
+  local keys, config_len = w.config_key, #w.config
+  t0 = now()
+  for i = 0, n - 1 do
+    local data
+    data, msg, code = st:big_data(ids[i], keys[i])
+    if data == nil or #data ~= config_len then die("big_data " .. keys[i], msg, code) end
+  end
+  report("big-data-read-config", n, now() - t0, n)
+  st:close()
+end
+
+local function delete(dir, n)
+  local w = workload(n)
+  local st = open(dir)
+  local t0 = now()
+  for i = 0, n - 1 do check("delete", st:delete(w.id[i])) end
+  report("delete", n, now() - t0, n)
+  st:close()
+end
+
+local cmd, dir, n = arg[1], arg[2], math.tointeger(tonumber(arg[3] or ""))
+if not (cmd and dir and n) then
+  io.stderr:write("usage: bench.lua create|read|delete DIR N [mode [chunk]]\n")
+  os.exit(2)
+end
+if cmd == "create" then
+  create(dir, n, arg[4] or "calls", math.tointeger(tonumber(arg[5] or "0")))
+elseif cmd == "read" then
+  read(dir, n)
+elseif cmd == "delete" then
+  delete(dir, n)
+else
+  io.stderr:write("bench.lua: unknown command ", cmd, "\n")
+  os.exit(2)
+end
