@@ -284,7 +284,11 @@ export BENCH_SIZES BENCH_DIR
 
 .PHONY: bench bench-build bench-plot
 
-bench-build: $(BENCH_BIN) $(BENCH_FLOOR) $(BENCH_CLOCK) $(MOD_SO)
+bench-build: $(BENCH_BIN) $(BENCH_FLOOR) $(BENCH_CLOCK) $(BENCH_OUT)/change-check $(MOD_SO)
+
+$(BENCH_OUT)/change-check: bench/change_check.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS)
 
 $(OBJDIR)/bench/bench.o: bench/bench.c core/image_store.h | build-deps-ok
 	@mkdir -p $(@D)
