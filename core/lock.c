@@ -45,8 +45,8 @@ int lock_open(store_lock *l, int dirfd, const char *dir, bool readonly, image_er
     l->fd = openat(dirfd, LOCK_FILE, (readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW,
                    0600);
     if (l->fd < 0) {
-        if (readonly && errno == ENOENT) /* nothing to coordinate with */
-            return 0;
+        if (readonly && (errno == ENOENT || errno == EACCES))
+            return 0; /* none, or not ours to read: a reader goes without coordination */
         return lock_fail(err, errno, "open", dir);
     }
     l->writable = !readonly;

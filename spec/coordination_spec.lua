@@ -170,3 +170,68 @@ describe("snapshot", function()
     assert.are.equal(200, #again:images())
   end)
 end)
+
+describe("read-only", function()
+  local root, dir, ro
+
+  before_each(function()
+    root = helpers.tmpdir()
+    dir = root .. "/store"
+    ro = root .. "/ro"
+  end)
+
+  after_each(function()
+    os.execute("umount " .. helpers.shell_quote(ro) .. " 2>/dev/null")
+    helpers.cleanup()
+  end)
+
+  -- A read-only bind mount: what a fleet sharing one store over NFS sees, and
+  -- a directory even root cannot write to.
+  local function mount_read_only()
+    helpers.mkdir(ro)
+    return os.execute("mount --bind " .. helpers.shell_quote(dir) .. " " .. helpers.shell_quote(ro) ..
+      " 2>/dev/null && mount -o remount,bind,ro " .. helpers.shell_quote(ro) .. " 2>/dev/null")
+  end
+
+  it("works on a directory no one can write to, and refuses every mutator", function()
+    do
+      local st <close> = assert(imagestore.open(dir))
+      local img = assert(st:create{ names = { "shared/img:1" } })
+      assert(st:set_big_data(img.id, "manifest", "M"))
+    end
+    if not mount_read_only() then
+      pending("cannot make a read-only bind mount here")
+      return
+    end
+    local before = helpers.tree_hash(dir)
+    local st <close> = assert(imagestore.open(ro, { readonly = true }))
+    local id = assert(st:lookup("shared/img:1"))
+    assert.are.equal("M", st:big_data(id, "manifest"))
+    assert.are.same({}, st:check())
+    local function refused(op, ...)
+      local ok, msg, code = st[op](st, ...)
+      assert.is_nil(ok, op)
+      assert.are.equal("store is read-only: cannot " .. op, msg)
+      assert.are.equal("EREADONLY", code)
+    end
+    refused("create", {})
+    refused("set_names", id, { "x:1" })
+    refused("add_name", id, "x:1")
+    refused("remove_name", id, "shared/img:1")
+    refused("delete", id)
+    refused("wipe")
+    refused("save")
+    refused("set_loaded_time", id, 0)
+    refused("set_metadata", id, "m")
+    refused("set_size", id, 1)
+    refused("set_big_data", id, "k", "v")
+    refused("repair")
+    refused("batch", function() end)
+    assert(st:load())
+    -- a writable open cannot even make its lock file there
+    local rw, msg, code = imagestore.open(ro)
+    assert.is_nil(rw)
+    assert.are.equal("EROFS", code, msg)
+    assert.are.equal(before, helpers.tree_hash(dir))
+  end)
+end)
