@@ -90,6 +90,8 @@ static int push_result(lua_State *L, const lstore *s, int rc)
 
 /* ------------------------------------------------------------------ box */
 
+static int fail_boxed(lua_State *L, const lstore *s, int bidx);
+
 /* C memory returned by a member, owned by a Lua value until converted. */
 typedef struct box {
     bool has_image;
@@ -136,6 +138,14 @@ static box *box_new(lua_State *L, int *idx)
     *idx = lua_gettop(L);
     lua_toclose(L, *idx);
     return b;
+}
+
+/* nil, message, code for a failed call whose result box is at bidx (closed). */
+static int fail_boxed(lua_State *L, const lstore *s, int bidx)
+{
+    push_store_error(L, s);
+    lua_closeslot(L, bidx);
+    return 3;
 }
 
 /* ------------------------------------------------------------ arguments */
@@ -545,9 +555,7 @@ static int store_create(lua_State *L)
     rc = s->st.create(id, names, names_len, layer, metadata, created, digest, &s->st,
                       &b->image);
     if (rc != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     b->has_image = true;
     push_image(L, &b->image);
@@ -745,9 +753,7 @@ static int store_get(lua_State *L)
         return 3;
     b = box_new(L, &bidx);
     if (s->st.get(ref, &s->st, &b->image) != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     b->has_image = true;
     push_image(L, &b->image);
@@ -759,9 +765,7 @@ static int store_get(lua_State *L)
 static int finish_string(lua_State *L, const lstore *s, box *b, int bidx, int rc, bool binary)
 {
     if (rc != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     if (binary)
         lua_pushlstring(L, b->str != NULL ? b->str : "", b->str_len);
@@ -870,9 +874,7 @@ static int store_big_data_names(lua_State *L)
         return 3;
     b = box_new(L, &bidx);
     if (s->st.big_data_names(&s->st, ref, &b->strs, &b->strs_len) != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     push_string_array(L, b->strs, b->strs_len);
     lua_closeslot(L, bidx);
@@ -887,9 +889,7 @@ static int store_images(lua_State *L)
     box *b = box_new(L, &bidx);
 
     if (s->st.images(&s->st, &b->images, &b->images_len) != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     push_image_array(L, b->images, b->images_len);
     lua_closeslot(L, bidx);
@@ -908,16 +908,13 @@ static int store_by_digest(lua_State *L)
         return 3;
     b = box_new(L, &bidx);
     if (s->st.by_digest(&s->st, digest, &b->images, &b->images_len) != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     push_image_array(L, b->images, b->images_len);
     lua_closeslot(L, bidx);
     return 1;
 }
 
-/* st:problems() --> { {path=, problem=}... } */
 /* Pushes a problem list as { {path=, kind=, problem=}... }. */
 static void push_problems(lua_State *L, const image_store_problem *p, size_t n)
 {
@@ -942,9 +939,7 @@ static int problems_result(lua_State *L, problems_fn fn)
     int bidx;
     box *b = box_new(L, &bidx);
     if (fn(&s->st, &b->problems, &b->problems_len) != 0) {
-        push_store_error(L, s);
-        lua_closeslot(L, bidx);
-        return 3;
+        return fail_boxed(L, s, bidx);
     }
     push_problems(L, b->problems, b->problems_len);
     lua_closeslot(L, bidx);

@@ -2,13 +2,8 @@
 -- nothing on disk; and what a SIGKILL in the middle of one leaves behind.
 
 local helpers = require("spec.helpers")
+local create = helpers.create
 local imagestore = require("imagestore")
-
-local function create(st, t)
-  local img, msg, code = st:create(t or {})
-  assert(img, "create failed: " .. tostring(msg) .. " " .. tostring(code))
-  return img
-end
 
 describe("batch", function()
   local root, dir, st

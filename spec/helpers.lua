@@ -282,4 +282,27 @@ function M.epoch_of(utc)
   return days * 86400 + h * 3600 + mi * 60 + s
 end
 
+-- busted's assertions (a spec's `assert`; this module's own global is Lua's)
+local luassert = require("luassert")
+
+-- Asserts that a call failed with exactly (nil, message, code) and nothing more.
+function M.fails(code, message, ok, msg, c, ...)
+  luassert.is_nil(ok, "expected a failure, got " .. tostring(ok))
+  luassert.are.equal(message, msg)
+  luassert.are.equal(code, c)
+  luassert.are.equal(0, select("#", ...), "extra results after the code")
+end
+
+-- Asserts that a call returned true.
+function M.succeeds(ok, msg, code)
+  luassert.are.equal(true, ok, "expected true, got " .. tostring(ok) .. ": " .. tostring(msg) .. " " .. tostring(code))
+end
+
+-- st:create(t), which must succeed; the image.
+function M.create(st, t)
+  local img, msg, code = st:create(t or {})
+  assert(img, "create failed: " .. tostring(msg) .. " " .. tostring(code))
+  return img
+end
+
 return M

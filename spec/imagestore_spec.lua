@@ -2,26 +2,8 @@
 -- and message of docs/contract.md, raises, and the store object's lifecycle.
 
 local helpers = require("spec.helpers")
+local fails, succeeds, create = helpers.fails, helpers.succeeds, helpers.create
 local imagestore = require("imagestore")
-
--- Asserts that a call returned nil, message, code.
-local function fails(code, message, ok, msg, c, ...)
-  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
-  assert.are.equal(message, msg)
-  assert.are.equal(code, c)
-  assert.are.equal(0, select("#", ...), "extra results after the code")
-end
-
--- Asserts that a call returned true.
-local function succeeds(ok, msg, code)
-  assert.are.equal(true, ok, "expected true, got " .. tostring(ok) .. ": " .. tostring(msg) .. " " .. tostring(code))
-end
-
-local function create(st, t)
-  local img, msg, code = st:create(t or {})
-  assert(img, "create failed: " .. tostring(msg) .. " " .. tostring(code))
-  return img
-end
 
 local function close_quietly(st)
   if st then pcall(st.close, st) end

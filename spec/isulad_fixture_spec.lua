@@ -4,17 +4,8 @@
 -- original key. The fixtures are always copied first (STYLE.md item 15).
 
 local helpers = require("spec.helpers")
+local fails, succeeds = helpers.fails, helpers.succeeds
 local imagestore = require("imagestore")
-
-local function fails(code, message, ok, msg, c)
-  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
-  assert.are.equal(message, msg)
-  assert.are.equal(code, c)
-end
-
-local function succeeds(ok, msg, code)
-  assert.are.equal(true, ok, "expected true, got " .. tostring(ok) .. ": " .. tostring(msg) .. " " .. tostring(code))
-end
 
 local function close_quietly(st)
   if st then pcall(st.close, st) end

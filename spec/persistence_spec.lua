@@ -4,23 +4,8 @@
 -- are left behind.
 
 local helpers = require("spec.helpers")
+local fails, succeeds, create = helpers.fails, helpers.succeeds, helpers.create
 local imagestore = require("imagestore")
-
-local function fails(code, message, ok, msg, c)
-  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
-  assert.are.equal(message, msg)
-  assert.are.equal(code, c)
-end
-
-local function succeeds(ok, msg, code)
-  assert.are.equal(true, ok, "expected true, got " .. tostring(ok) .. ": " .. tostring(msg) .. " " .. tostring(code))
-end
-
-local function create(st, t)
-  local img, msg, code = st:create(t or {})
-  assert(img, "create failed: " .. tostring(msg) .. " " .. tostring(code))
-  return img
-end
 
 local function close_quietly(st)
   if st then pcall(st.close, st) end
