@@ -52,14 +52,6 @@ int big_data_file_name_into(char out[static 256], const char *key, const char **
     return 0;
 }
 
-char *big_data_file_name(const char *key, const char **why)
-{
-    char name[256];
-    if (big_data_file_name_into(name, key, why) != 0)
-        return NULL;
-    return strdup(name);
-}
-
 /* ---- lists ---- */
 
 int str_list_reserve(str_list *l, size_t n)
@@ -655,10 +647,9 @@ static int take_big_data(parse_ctx *c, yajl_val root, image_record *r)
         if (!YAJL_IS_STRING(n))
             return bad(c, "\"%s\" holds a value that is not a string", "big-data-names");
         const char *why;
-        char *file = big_data_file_name(n->u.string, &why);
-        if (file == NULL)
-            return bad(c, "unsafe big-data key: %s", why ? why : "out of memory");
-        free(file);
+        char file[256];
+        if (big_data_file_name_into(file, n->u.string, &why) != 0)
+            return bad(c, "unsafe big-data key: %s", why);
         if (record_find_big_data(r, n->u.string) != NULL)
             continue;
         big_data_item *b = &r->big_data[r->big_data_len];

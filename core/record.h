@@ -95,10 +95,8 @@ void str_list_free(str_list *l);
 bool str_list_contains(const str_list *l, const char *s);
 
 bool image_id_is_valid(const char *id);
-/* Big-data key -> file name (containers/storage's rule); NULL with *why set
- * when the key is unsafe, or NULL with *why NULL on allocation failure. */
-char *big_data_file_name(const char *key, const char **why);
-/* The same into a caller's buffer; 0, or -1 with *why. */
+/* Big-data key -> file name (containers/storage's rule) into out; 0, or -1
+ * with *why when the key is unsafe. */
 int big_data_file_name_into(char out[static 256], const char *key, const char **why);
 
 #endif

@@ -281,16 +281,20 @@ static void changeset_free(changeset *cs)
     free(cs->more);
 }
 
-/* Stages a file in c's image directory (staging the directory of a new image). */
+/* A new image's directory, staged once per transaction. */
+static int stage_new_image_dir(store_state *s, changeset *cs, const change *c)
+{
+    if (c->old != NULL || fs_txn_has_dir(cs->txn, c->next->id))
+        return 0;
+    return fs_txn_stage_dir(cs->txn, c->next->id, &s->err);
+}
+
+/* Stages a file in c's image directory. */
 static int change_stage_file(store_state *s, changeset *cs, change *c, const char *name,
                              const void *data, size_t len)
 {
-    const char *id = c->next->id;
-    int rc;
-    if (c->old == NULL && !fs_txn_has_dir(cs->txn, id) &&
-        (rc = fs_txn_stage_dir(cs->txn, id, &s->err)) != 0)
-        return rc;
-    return fs_txn_stage_file(cs->txn, id, name, data, len, &s->err);
+    int rc = stage_new_image_dir(s, cs, c);
+    return rc != 0 ? rc : fs_txn_stage_file(cs->txn, c->next->id, name, data, len, &s->err);
 }
 
 static int note_changed(store_state *s, const char *id)
@@ -323,8 +327,7 @@ static int changeset_apply(store_state *s, changeset *cs)
         change *c = changeset_at(cs, i);
         if (record_recompute_digests(c->next) != 0)
             return oom(s);
-        if (c->old == NULL && !fs_txn_has_dir(cs->txn, c->next->id) &&
-            (rc = fs_txn_stage_dir(cs->txn, c->next->id, &s->err)) != 0)
+        if ((rc = stage_new_image_dir(s, cs, c)) != 0)
             return rc;
         if (!s->in_batch && (rc = stage_record(s, cs->txn, c->next)) != 0)
             return rc;

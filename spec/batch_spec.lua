@@ -219,13 +219,11 @@ describe("batch after SIGKILL", function()
   it("leaves every image whole or absent", function()
     local script = root .. "/child.lua"
     helpers.write_file(script, (child:gsub("PER_BATCH", tostring(per_batch))))
-    local lua = os.getenv("IMAGESTORE_LUA") or "lua5.4"
     local sleep = require("system").sleep
     math.randomseed(os.time())
     local committed, kills, first = {}, 0, 0
     for round = 1, 20 do
-      local p = assert(io.popen(lua .. " " .. helpers.shell_quote(script) .. " " ..
-        helpers.shell_quote(dir) .. " " .. first .. " 2>&1", "r"))
+      local p = helpers.spawn_lua(script, dir, first)
       local pid = p:read("l"):match("^pid (%d+)$")
       assert.is_truthy(pid, "child did not start")
       -- odd rounds: kill while committing; even rounds: while staging

@@ -5,14 +5,15 @@
 local helpers = require("spec.helpers")
 local imagestore = require("imagestore")
 
-local lua = os.getenv("IMAGESTORE_LUA") or "lua5.4"
-
 -- Runs a Lua chunk in another process with `st` open on dir.
 local function in_child(dir, code)
   local script = helpers.tmpdir() .. "/child.lua"
   helpers.write_file(script, 'local imagestore = require("imagestore")\n' ..
     'local st = assert(imagestore.open(arg[1]))\n' .. code .. '\nst:close()\n')
-  local out = helpers.run(lua .. " " .. helpers.shell_quote(script) .. " " .. helpers.shell_quote(dir) .. " 2>&1")
+  local p = helpers.spawn_lua(script, dir)
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  assert(ok, ("child failed (%s %s): %s"):format(tostring(how), tostring(code), out))
   return out
 end
 

@@ -282,6 +282,15 @@ function M.epoch_of(utc)
   return days * 86400 + h * 3600 + mi * 60 + s
 end
 
+-- Starts `lua script args...` in another process (the interpreter the run
+-- uses: IMAGESTORE_LUA, which preloads ASan in the sanitizer pass), ended by
+-- timeout(1) if it hangs; its stdout and stderr come through the handle.
+function M.spawn_lua(script, ...)
+  local args = { "timeout", "300", os.getenv("IMAGESTORE_LUA") or "lua5.4", q(script) }
+  for _, a in ipairs({ ... }) do args[#args + 1] = q(tostring(a)) end
+  return assert(io.popen(table.concat(args, " ") .. " 2>&1", "r"))
+end
+
 -- busted's assertions (a spec's `assert`; this module's own global is Lua's)
 local luassert = require("luassert")
 

@@ -6,13 +6,7 @@
 local helpers = require("spec.helpers")
 local imagestore = require("imagestore")
 
-local lua = os.getenv("IMAGESTORE_LUA") or "lua5.4"
-
-local function spawn(script, ...)
-  local args = { "timeout", "300", lua, helpers.shell_quote(script) }
-  for _, a in ipairs({ ... }) do args[#args + 1] = helpers.shell_quote(tostring(a)) end
-  return assert(io.popen(table.concat(args, " ") .. " 2>&1", "r"))
-end
+local spawn = helpers.spawn_lua
 
 -- The state a test can compare: image -> { names = sorted, big = { key = digest } }.
 local function state_of(st)
