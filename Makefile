@@ -77,8 +77,11 @@ OBJDIR        = $(BUILDDIR)/obj
 
 CORE_SRCS    := $(sort $(wildcard core/*.c))
 CORE_OBJS     = $(CORE_SRCS:%.c=$(OBJDIR)/%.o)
-MOD_SRC       = lua/imagestore_core.c
+MOD_SRC       = lua/imagestore_core.c lua/lua_hooks.c
 MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
+# A C program that embeds a store and a Lua state with hooks from a file.
+HOOK_HOST     = $(BUILDDIR)/examples/hook_host
+LUA_LIBS     := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 TEST_SRCS    := $(sort $(wildcard spec/c/*.c))
 TEST_OBJS     = $(TEST_SRCS:%.c=$(OBJDIR)/%.o)
 TEST_BINS     = $(TEST_SRCS:spec/c/%.c=$(BUILDDIR)/test/%)
@@ -138,7 +141,7 @@ all: lib module tests
 
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK)
 module: $(MOD_SO)
-tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS)
+tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(HOOK_HOST)
 
 # Fails early, with a hint, when a pkg-config dependency is missing.
 build-deps-ok:
@@ -150,7 +153,7 @@ $(OBJDIR)/core/%.o: core/%.c | build-deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(MOD_OBJ): $(MOD_SRC) | build-deps-ok
+$(OBJDIR)/lua/%.o: lua/%.c | build-deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -Icore $(LUA_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -186,6 +189,12 @@ $(MOD_SO): $(MOD_OBJ) $(LIB_A)
 	if readelf -d $@ | grep -q 'NEEDED.*liblua'; then \
 	  echo "error: $@ links liblua; the module must take Lua from the interpreter" >&2; \
 	  rm -f $@; exit 1; fi
+
+# The example host links Lua itself (it is a program, not a module).
+$(HOOK_HOST): examples/hook_host.c $(OBJDIR)/lua/lua_hooks.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore -Ilua $(LUA_CFLAGS) $(PKG_CFLAGS) -o $@ $< \
+	    $(OBJDIR)/lua/lua_hooks.o $(LIB_A) $(XFLAGS) $(LDFLAGS) $(LUA_LIBS) $(PKG_LIBS)
 
 $(NOINHERIT_SO): scripts/asan-noinherit.c
 	@mkdir -p $(@D)
@@ -253,8 +262,9 @@ check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS)
 	done; \
 	exit $$status
 
-check-lua: $(MOD_SO) $(if $(SANITIZE),$(NOINHERIT_SO))
-	@$(TEST_ENV) bash scripts/run-suite "busted spec/ ($(MOD_SO))" \
+check-lua: $(MOD_SO) $(HOOK_HOST) $(if $(SANITIZE),$(NOINHERIT_SO))
+	@$(TEST_ENV) IMAGESTORE_HOOK_HOST='$(CURDIR)/$(HOOK_HOST)' \
+	    bash scripts/run-suite "busted spec/ ($(MOD_SO))" \
 	    $(LUA_ENV) $(BUSTED_PRELOAD) $(LUA) $(BUSTED) -o TAP spec
 
 demo: deps

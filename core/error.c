@@ -43,6 +43,7 @@ const char *error_name(const image_error *err)
     case IMAGE_STORE_EAMBIGUOUS: return "EAMBIGUOUS";
     case IMAGE_STORE_EREADONLY: return "EREADONLY";
     case IMAGE_STORE_ECORRUPT: return "ECORRUPT";
+    case IMAGE_STORE_EHOOK: return "EHOOK";
     case IMAGE_STORE_ESYS: {
         const char *name = strerrorname_np(err->sys_errno);
         return name ? name : "ESYS";

@@ -52,7 +52,8 @@ enum image_store_error {
     IMAGE_STORE_EINVAL = -5,     /* malformed ID, key, digest, name or time */
     IMAGE_STORE_EAMBIGUOUS = -6, /* an ID prefix matches several images */
     IMAGE_STORE_EREADONLY = -7,  /* the store was opened read-only */
-    IMAGE_STORE_ECORRUPT = -8    /* a record on disk is unusable */
+    IMAGE_STORE_ECORRUPT = -8,   /* a record on disk is unusable */
+    IMAGE_STORE_EHOOK = -9       /* a hook failed; the message is the hook's */
 };
 
 /* A point in time: seconds since the epoch (UTC) and nanoseconds. {0,0} in
@@ -209,6 +210,71 @@ void image_store_batch_abort(image_store_t *image_store);
  * image_store_problem; release with image_store_problems_free(). */
 int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
 int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
+
+/* Hooks: user code the store calls at defined points (a Lua binding
+ * installs Lua functions here; see lua/lua_hooks.h).
+ *
+ * The name hook sees every name before it is stored (create, set_names,
+ * add_name, remove_name: IMAGE_NAME_STORE) and every reference before it is
+ * looked up (IMAGE_NAME_LOOKUP; not a full image ID, and not a reference
+ * that is exactly a held name). It returns:
+ *   0, adding nothing to result      the name is used as given;
+ *   0, adding names                  STORE: exactly one, the name to use;
+ *                                    LOOKUP: candidates, tried in order; one
+ *                                    image found is the answer, several are
+ *                                    EAMBIGUOUS, none falls back to the
+ *                                    reference as given;
+ *   IMAGE_STORE_EINVAL              the name is refused (the message says why);
+ *   anything else                   the hook failed: the operation is
+ *                                   IMAGE_STORE_EHOOK with the hook's message.
+ * The event hook runs once a change is complete but before it is committed
+ * (as SQLite's commit hook), once per image changed: create, delete (wipe:
+ * each image), names (the image named, then each image that lost a name to
+ * it), big data written, loaded time set. Returning non-zero turns the
+ * operation into IMAGE_STORE_EHOOK: memory and disk stay as they were. In a
+ * batch an event describes what the batch will commit.
+ * A hook must not call the store that called it: such a call fails EINVAL. */
+typedef enum image_name_use { IMAGE_NAME_STORE, IMAGE_NAME_LOOKUP } image_name_use;
+
+typedef enum image_event_kind {
+    IMAGE_EVENT_CREATE,
+    IMAGE_EVENT_DELETE,
+    IMAGE_EVENT_NAMES,
+    IMAGE_EVENT_BIG_DATA,
+    IMAGE_EVENT_LOADED
+} image_event_kind;
+
+typedef struct image_event {
+    image_event_kind kind;
+    const char *id;
+    const char *const *names;     /* CREATE, NAMES: the names after; DELETE: the names held */
+    size_t names_len;
+    const char *const *old_names; /* NAMES: the names before */
+    size_t old_names_len;
+    const char *layer;            /* CREATE, or NULL */
+    const char *key;              /* BIG_DATA */
+    int64_t size;                 /* BIG_DATA: bytes written */
+    const char *digest;           /* BIG_DATA: sha256 of the data; CREATE: the digest or NULL */
+    const char *loaded;           /* LOADED: the time set, RFC 3339 */
+} image_event;
+
+typedef struct image_hook_result image_hook_result; /* owned by the store */
+/* For hooks: adds a name (copied) to the result; 0, or -1 out of memory. */
+int image_hook_result_add_name(image_hook_result *result, const char *name);
+/* For hooks: the message that goes with a refusal or failure (copied). */
+void image_hook_result_set_message(image_hook_result *result, const char *message);
+
+typedef struct image_store_hooks {
+    int (*name)(void *data, image_name_use use, const char *name, image_hook_result *result);
+    int (*event)(void *data, const image_event *event, image_hook_result *result);
+    void *data; /* passed to both; the store never frees it */
+} image_store_hooks;
+
+/* Installs hooks (copied; either member may be NULL); NULL removes them.
+ * 0, or -1 (EINVAL) when called from inside a hook. */
+int image_store_set_hooks(image_store_t *image_store, const image_store_hooks *hooks);
+/* True while one of the store's hooks is running. */
+bool image_store_in_hook(const image_store_t *image_store);
 
 /* Release what the members return. All accept NULL. */
 void image_storage_images_clear(image_storage_images *image);

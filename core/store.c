@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "error.h"
 #include "fs.h"
+#include "hooks.h"
 #include "image_store.h"
 #include "index.h"
 #include "lock.h"
@@ -55,6 +56,7 @@ struct image_store_state {
     int batch_errno;
     char batch_failure[1024];
     size_t stale;             /* records the snapshot does not vouch for */
+    hook_slot hooks;
     image_error err;
 };
 
@@ -118,7 +120,53 @@ static int resolve_repo_digest(store_state *s, const char *ref, const char *at, 
     return 0;
 }
 
-/* Resolves a reference: full ID, name, repo@digest, then unique ID prefix. */
+/* An exact name, or repo@digest; NULL when neither matches. */
+static int resolve_name(store_state *s, const char *ref, image_record **out)
+{
+    if ((*out = strmap_get(&s->index.by_name, ref)) != NULL)
+        return 0;
+    const char *at = strrchr(ref, '@');
+    return at != NULL && at != ref ? resolve_repo_digest(s, ref, at, out) : 0;
+}
+
+/* The name hook's candidates for ref: one image, several (EAMBIGUOUS, the
+ * message lists the names that matched), or none (*out NULL). */
+static int resolve_candidates(store_state *s, const char *ref, image_record **out)
+{
+    str_list candidates;
+    int rc = hooks_lookup_candidates(&s->hooks, &s->err, ref, &candidates);
+    image_record **images = NULL; /* distinct images found, in candidate order */
+    size_t found = 0;
+    char listed[768] = "";
+    size_t used = 0;
+    if (rc == 0 && candidates.len > 0 &&
+        (images = malloc(candidates.len * sizeof(*images))) == NULL)
+        rc = oom(s);
+    for (size_t i = 0; rc == 0 && i < candidates.len; i++) {
+        image_record *r;
+        if ((rc = resolve_name(s, candidates.items[i], &r)) != 0 || r == NULL)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < found; j++)
+            seen = seen || images[j] == r;
+        if (seen)
+            continue;
+        images[found++] = r;
+        int n = snprintf(listed + used, sizeof(listed) - used, "%s%s (image %.12s)",
+                         used ? ", " : "", candidates.items[i], r->id);
+        used = n < 0 || (size_t)n >= sizeof(listed) - used ? sizeof(listed) - 1 : used + (size_t)n;
+    }
+    *out = rc == 0 && found == 1 ? images[0] : NULL;
+    free(images);
+    str_list_free(&candidates);
+    if (rc == 0 && found > 1)
+        rc = error_set(&s->err, IMAGE_STORE_EAMBIGUOUS,
+                       "image reference \"%s\" is ambiguous: matches %s", ref, listed);
+    return rc;
+}
+
+/* Resolves a reference: full ID, name, the name hook's candidates,
+ * repo@digest, then unique ID prefix. */
 static int resolve(store_state *s, const char *ref, image_record **out)
 {
     image_record *r;
@@ -130,15 +178,12 @@ static int resolve(store_state *s, const char *ref, image_record **out)
         *out = r;
         return 0;
     }
-    const char *at = strrchr(ref, '@');
-    if (at != NULL && at != ref) {
-        int rc = resolve_repo_digest(s, ref, at, &r);
-        if (rc != 0)
-            return rc;
-        if (r != NULL) {
-            *out = r;
-            return 0;
-        }
+    int rc = resolve_candidates(s, ref, &r);
+    if (rc == 0 && r == NULL)
+        rc = resolve_name(s, ref, &r);
+    if (rc != 0 || r != NULL) {
+        *out = r;
+        return rc;
     }
     size_t len = strlen(ref);
     if (len < 64 && is_lower_hex(ref, 0)) {
@@ -182,22 +227,66 @@ static char *format_time(timestamp t)
     return strdup(buf);
 }
 
-/* Names deduplicated in order, each checked. */
+/* name as the name hook would have it stored, checked; *out is name or a
+ * string owned by holder. */
+static int given_name(store_state *s, const char *name, const char **out, str_list *holder)
+{
+    int rc = check_name(s, name);
+    if (rc == 0)
+        rc = hooks_store_name(&s->hooks, &s->err, name, out, holder);
+    return rc != 0 ? rc : check_name(s, *out);
+}
+
+/* Names deduplicated in order, each checked (after the name hook). */
 static int collect_names(store_state *s, const char **names, size_t len, str_list *out)
 {
+    str_list holder = {NULL, 0, 0};
     memset(out, 0, sizeof(*out));
     if (len > 0 && names == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid names: NULL list");
     for (size_t i = 0; i < len; i++) {
-        int rc = check_name(s, names[i]);
-        if (rc == 0 && !str_list_contains(out, names[i]) && str_list_append(out, names[i]) != 0)
+        const char *name;
+        int rc = given_name(s, names[i], &name, &holder);
+        if (rc == 0 && !str_list_contains(out, name) && str_list_append(out, name) != 0)
             rc = oom(s);
         if (rc != 0) {
+            str_list_free(&holder);
             str_list_free(out);
             return rc;
         }
     }
+    str_list_free(&holder);
     return 0;
+}
+
+/* ---- events for the event hook ---- */
+
+#define EVENT_NAMES(list) (const char *const *)(list).items, (list).len
+
+static int fire(store_state *s, image_event ev)
+{
+    return hooks_event(&s->hooks, &s->err, &ev);
+}
+
+static int fire_created(store_state *s, const image_record *r)
+{
+    return fire(s, (image_event){.kind = IMAGE_EVENT_CREATE, .id = r->id,
+                                 .names = EVENT_NAMES(r->names), .layer = r->layer,
+                                 .digest = r->digest});
+}
+
+static int fire_deleted(store_state *s, const image_record *r)
+{
+    return fire(s, (image_event){.kind = IMAGE_EVENT_DELETE, .id = r->id,
+                                 .names = EVENT_NAMES(r->names)});
+}
+
+static int fire_renamed(store_state *s, const image_record *old, const image_record *next)
+{
+    image_event ev = {.kind = IMAGE_EVENT_NAMES, .id = next->id, .names = EVENT_NAMES(next->names)};
+    ev.old_names = (const char *const *)old->names.items;
+    ev.old_names_len = old->names.len;
+    return fire(s, ev);
 }
 
 /* history = names, then the old history, deduplicated (containers/storage). */
@@ -489,6 +578,8 @@ static int do_create(store_state *s, const char *id, const char **names, size_t 
         rc = oom(s);
         goto out;
     }
+    if ((rc = fire_created(s, r)) != 0)
+        goto out;
     if (out != NULL && record_to_public(out, r, s->readonly) != 0) {
         rc = oom(s);
         goto out;
@@ -548,36 +639,43 @@ static int do_set_names(store_state *s, const char *ref, const char **names, siz
         rc = oom(s);
         goto out;
     }
-    rc = changeset_apply(s, &cs);
+    for (size_t i = 0; i < cs.len && rc == 0; i++) /* the image named, then who lost names */
+        rc = fire_renamed(s, changeset_at(&cs, i)->old, changeset_at(&cs, i)->next);
+    if (rc == 0)
+        rc = changeset_apply(s, &cs);
 out:
     str_list_free(&unique);
     changeset_free(&cs);
     return rc;
 }
 
-static int do_remove_name(store_state *s, const char *ref, const char *name)
+static int do_remove_name(store_state *s, const char *ref, const char *given)
 {
     int rc;
     image_record *r;
-    if ((rc = resolve(s, ref, &r)) != 0 || (rc = check_name(s, name)) != 0)
+    const char *name;
+    str_list holder = {NULL, 0, 0};
+    if ((rc = resolve(s, ref, &r)) != 0 || (rc = given_name(s, given, &name, &holder)) != 0)
         return rc;
-    if (!record_has_name(r, name))
-        return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no name \"%s\"", r->id,
-                         name);
     changeset cs;
     changeset_init(s, &cs);
-    change *c = changeset_edit(s, &cs, r);
-    if (c == NULL) {
+    change *c = NULL;
+    if (!record_has_name(r, name))
+        rc = error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no name \"%s\"", r->id,
+                       name);
+    else if ((c = changeset_edit(s, &cs, r)) == NULL)
         rc = IMAGE_STORE_ESYS;
-    } else {
+    if (rc == 0) {
         for (size_t i = 0; i < c->next->names.len; i++)
             if (strcmp(c->next->names.items[i], name) == 0) {
                 str_list_remove_at(&c->next->names, i);
                 break;
             }
-        rc = changeset_apply(s, &cs);
+        if ((rc = fire_renamed(s, r, c->next)) == 0)
+            rc = changeset_apply(s, &cs);
     }
     changeset_free(&cs);
+    str_list_free(&holder);
     return rc;
 }
 
@@ -606,6 +704,7 @@ static int do_set_field(store_state *s, const char *ref, field which, const char
     case FIELD_LOADED:
         free(c->next->loaded);
         c->next->loaded = copy;
+        rc = fire(s, (image_event){.kind = IMAGE_EVENT_LOADED, .id = r->id, .loaded = copy});
         break;
     case FIELD_METADATA:
         free(c->next->metadata);
@@ -615,7 +714,8 @@ static int do_set_field(store_state *s, const char *ref, field which, const char
         c->next->size = number;
         break;
     }
-    rc = changeset_apply(s, &cs);
+    if (rc == 0)
+        rc = changeset_apply(s, &cs);
 out:
     changeset_free(&cs);
     return rc;
@@ -674,6 +774,9 @@ static int do_set_big_data(store_state *s, const char *ref, const char *key, con
         goto out;
     }
     item->size = (int64_t)len;
+    if ((rc = fire(s, (image_event){.kind = IMAGE_EVENT_BIG_DATA, .id = r->id, .key = key,
+                                    .size = item->size, .digest = item->digest})) != 0)
+        goto out;
     if ((rc = change_stage_file(s, &cs, c, file, data ? data : "", len)) != 0)
         goto out;
     rc = changeset_apply(s, &cs);
@@ -713,12 +816,18 @@ static int do_delete(store_state *s, const char *ref)
 {
     image_record *r;
     int rc = resolve(s, ref, &r);
+    if (rc == 0)
+        rc = fire_deleted(s, r);
     return rc != 0 ? rc : remove_images(s, r);
 }
 
 static int do_wipe(store_state *s)
 {
-    int rc = remove_images(s, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < s->index.sorted.len && rc == 0; i++)
+        rc = fire_deleted(s, s->index.sorted.items[i]);
+    if (rc == 0)
+        rc = remove_images(s, NULL);
     if (rc == 0)
         s->changed_all = true;
     return rc;
@@ -1104,8 +1213,19 @@ static void publish_changes(store_state *s)
     s->changed_all = false;
 }
 
+/* A hook calling the store that called it would see it half-changed. */
+static int refuse_in_hook(store_state *s)
+{
+    if (s->hooks.running == 0)
+        return 0;
+    return error_set(&s->err, IMAGE_STORE_EINVAL,
+                     "cannot use the store from inside one of its hooks");
+}
+
 static int begin_read(store_state *s)
 {
+    if (refuse_in_hook(s) != 0)
+        return -1;
     error_clear(&s->err);
     if (lock_generation(&s->lock) == s->seen_generation)
         return 0; /* the common case: one atomic load */
@@ -1121,6 +1241,8 @@ static int begin_read(store_state *s)
 
 static int begin_write(store_state *s, const char *op)
 {
+    if (refuse_in_hook(s) != 0)
+        return -1;
     error_clear(&s->err);
     int rc = refuse_readonly(s, op);
     if (rc != 0 || s->in_batch)
@@ -1153,7 +1275,7 @@ static int end_write(store_state *s, int rc)
 
 #define STATE_OR_FAIL(st)                                                                          \
     store_state *s = state_of(st);                                                                 \
-    if (s == NULL || s->dirfd < 0)                                                                 \
+    if (s == NULL || s->dirfd < 0 || refuse_in_hook(s) != 0)                                       \
     return -1
 
 /* A mutator: lock, catch up, run `call`, publish, unlock. */
@@ -1906,8 +2028,25 @@ int image_store_batch_commit(image_store_t *image_store)
 void image_store_batch_abort(image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
-    if (s != NULL && s->in_batch)
+    if (s != NULL && s->in_batch && s->hooks.running == 0)
         batch_discard(s);
+}
+
+int image_store_set_hooks(image_store_t *image_store, const image_store_hooks *hooks)
+{
+    STATE_OR_FAIL(image_store);
+    s->hooks.installed = hooks != NULL;
+    if (hooks != NULL)
+        s->hooks.hooks = *hooks;
+    else
+        memset(&s->hooks.hooks, 0, sizeof(s->hooks.hooks));
+    return 0;
+}
+
+bool image_store_in_hook(const image_store_t *image_store)
+{
+    store_state *s = state_of(image_store);
+    return s != NULL && s->hooks.running > 0;
 }
 
 /* ---- lifecycle ---- */

@@ -22,6 +22,7 @@
 #include "lua.h"
 
 #include "image_store.h"
+#include "lua_hooks.h"
 
 #define IMAGESTORE_VERSION "0.1.0"
 #define STORE_MT "imagestore.store"
@@ -31,9 +32,13 @@
 
 /* ---------------------------------------------------------------- store */
 
+/* User value 1 of a store is its hooks table {name = {...}, event = {...}}
+ * (lua/lua_hooks.h): held there, not in the registry, so hooks that capture
+ * the store do not keep it from being collected. */
 typedef struct lstore {
     image_store_t st;
-    bool open; /* new_image_store() has run and image_store_close() has not */
+    bool open;       /* new_image_store() has run and image_store_close() has not */
+    lua_hooks hooks; /* hooks.L is the thread of the current call */
 } lstore;
 
 static lstore *store_check(lua_State *L)
@@ -41,12 +46,17 @@ static lstore *store_check(lua_State *L)
     lstore *s = luaL_checkudata(L, 1, STORE_MT);
     if (!s->open)
         luaL_error(L, "attempt to use a closed store");
+    if (image_store_in_hook(&s->st))
+        luaL_error(L, "cannot use the store from inside one of its hooks");
+    s->hooks.L = L;
     return s;
 }
 
 static int store_release(lua_State *L)
 {
     lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    if (s->open && image_store_in_hook(&s->st))
+        return luaL_error(L, "cannot close the store from inside one of its hooks");
     if (s->open) {
         s->open = false;
         image_store_close(&s->st);
@@ -437,10 +447,17 @@ static int core_open(lua_State *L)
     if (has_nul(dir, len))
         return push_invalid(L, "store directory", dir, len, "contains a NUL byte");
 
-    s = lua_newuserdatauv(L, sizeof *s, 0);
+    s = lua_newuserdatauv(L, sizeof *s, 1);
     memset(s, 0, sizeof *s);
     s->open = false;
+    s->hooks.self_index = 1;
     luaL_setmetatable(L, STORE_MT);
+    lua_createtable(L, 0, 2);
+    lua_newtable(L);
+    lua_setfield(L, -2, "name");
+    lua_newtable(L);
+    lua_setfield(L, -2, "event");
+    lua_setiuservalue(L, -2, 1);
 
     rc = new_image_store(daemon, readonly, dir, &s->st);
     s->open = true; /* the userdata owns the store: a raise lets __gc close it */
@@ -624,7 +641,9 @@ static int store_batch(lua_State *L)
         return push_store_error(L, s);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 1);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    int status = lua_pcall(L, 1, 0, 0);
+    s->hooks.L = L; /* the calls inside may have come from another thread */
+    if (status != LUA_OK) {
         if (s->open)
             image_store_batch_abort(&s->st);
         return lua_error(L);
@@ -737,7 +756,10 @@ static int store_exists(lua_State *L)
     lstore *s = store_check(L);
     size_t len;
     const char *ref = check_string(L, 2, &len);
-    lua_pushboolean(L, !has_nul(ref, len) && s->st.exists(ref, &s->st));
+    bool found = !has_nul(ref, len) && s->st.exists(ref, &s->st);
+    if (!found && image_store_error_code(&s->st) == IMAGE_STORE_EHOOK)
+        return push_store_error(L, s);
+    lua_pushboolean(L, found);
     return 1;
 }
 
@@ -991,7 +1013,80 @@ static int core_sha256(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------------- hooks */
+
+static const char *const hook_kinds[] = {"name", "event", NULL};
+
+/* Installs the trampolines for the kinds that have hooks (none: no cost). */
+static int sync_hooks(lua_State *L, lstore *s)
+{
+    image_store_hooks hooks;
+    bool any = false;
+    lua_hooks_bind(&s->hooks, &hooks);
+    lua_getiuservalue(L, 1, 1);
+    for (int i = 0; hook_kinds[i] != NULL; i++) {
+        lua_getfield(L, -1, hook_kinds[i]);
+        bool has = lua_rawlen(L, -1) > 0;
+        lua_pop(L, 1);
+        if (!has && i == 0)
+            hooks.name = NULL;
+        if (!has && i == 1)
+            hooks.event = NULL;
+        any = any || has;
+    }
+    lua_pop(L, 1);
+    return image_store_set_hooks(&s->st, any ? &hooks : NULL);
+}
+
+/* st:add_hook(kind, fn) --> true; kind is "name" or "event" (lua/lua_hooks.h). */
+static int store_add_hook(lua_State *L)
+{
+    lstore *s = store_check(L);
+    int kind = luaL_checkoption(L, 2, NULL, hook_kinds);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    lua_getiuservalue(L, 1, 1);
+    lua_getfield(L, -1, hook_kinds[kind]);
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 2);
+    return push_result(L, s, sync_hooks(L, s));
+}
+
+/* st:remove_hook(fn) --> true if fn was a hook (every place it was), else false. */
+static int store_remove_hook(lua_State *L)
+{
+    lstore *s = store_check(L);
+    bool removed = false;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_getiuservalue(L, 1, 1);
+    for (int i = 0; hook_kinds[i] != NULL; i++) {
+        lua_getfield(L, -1, hook_kinds[i]);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1), kept = 0;
+        for (lua_Integer j = 1; j <= n; j++) {
+            lua_rawgeti(L, -1, j);
+            if (lua_rawequal(L, -1, 2)) {
+                removed = true;
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_rawseti(L, -2, ++kept);
+        }
+        for (lua_Integer j = kept + 1; j <= n; j++) {
+            lua_pushnil(L);
+            lua_rawseti(L, -2, j);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (sync_hooks(L, s) != 0)
+        return push_store_error(L, s);
+    lua_pushboolean(L, removed);
+    return 1;
+}
+
 static const luaL_Reg store_methods[] = {
+    {"add_hook", store_add_hook},
+    {"remove_hook", store_remove_hook},
     {"create", store_create},
     {"set_names", store_set_names},
     {"add_name", store_add_name},

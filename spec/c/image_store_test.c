@@ -874,6 +874,207 @@ static void test_batch(const char *tmp)
     free(dir);
 }
 
+/* ---- hooks -------------------------------------------------------------- */
+
+typedef struct hook_log {
+    image_store_t *st;
+    char events[2048];    /* "kind id8 names|old_names;" per event */
+    int fail_event_at;    /* fail the Nth event (1-based) from now, 0: never */
+    int events_seen;
+    int reentry_rc, reentry_code;
+} hook_log;
+
+static int test_name_hook(void *data, image_name_use use, const char *name,
+                          image_hook_result *result)
+{
+    hook_log *log = data;
+    if (strcmp(name, "reenter") == 0) {
+        log->reentry_rc = log->st->exists(ID_A, log->st) ? 0 : -1;
+        log->reentry_code = image_store_error_code(log->st);
+        return 0;
+    }
+    if (strncmp(name, "bad", 3) == 0) {
+        image_hook_result_set_message(result, "names starting with bad are not allowed");
+        return IMAGE_STORE_EINVAL;
+    }
+    if (strcmp(name, "boom") == 0) {
+        image_hook_result_set_message(result, "the hook broke");
+        return -1;
+    }
+    if (strchr(name, '/') != NULL)
+        return 0;
+    char full[256];
+    snprintf(full, sizeof(full), "reg.example/%s", name);
+    if (use == IMAGE_NAME_LOOKUP) {
+        char other[256];
+        snprintf(other, sizeof(other), "mirror.example/%s", name);
+        return image_hook_result_add_name(result, full) == 0 &&
+                       image_hook_result_add_name(result, other) == 0
+                   ? 0
+                   : -1;
+    }
+    return image_hook_result_add_name(result, full);
+}
+
+static const char *const event_kind_names[] = {"create", "delete", "names", "big_data",
+                                               "loaded"};
+
+static int test_event_hook(void *data, const image_event *e, image_hook_result *result)
+{
+    hook_log *log = data;
+    size_t used = strlen(log->events);
+    char *p = log->events + used;
+    size_t room = sizeof(log->events) - used;
+    int n = snprintf(p, room, "%s %.4s", event_kind_names[e->kind], e->id);
+    for (size_t i = 0; i < e->names_len && n > 0 && (size_t)n < room; i++)
+        n += snprintf(p + n, room - (size_t)n, " %s", e->names[i]);
+    if (e->kind == IMAGE_EVENT_NAMES)
+        for (size_t i = 0; i < e->old_names_len && n > 0 && (size_t)n < room; i++)
+            n += snprintf(p + n, room - (size_t)n, " -%s", e->old_names[i]);
+    if (e->kind == IMAGE_EVENT_BIG_DATA && n > 0 && (size_t)n < room)
+        n += snprintf(p + n, room - (size_t)n, " %s %lld %.15s", e->key, (long long)e->size,
+                      e->digest);
+    if (e->kind == IMAGE_EVENT_LOADED && n > 0 && (size_t)n < room)
+        n += snprintf(p + n, room - (size_t)n, " %s", e->loaded);
+    if (n > 0 && (size_t)n < room)
+        snprintf(p + n, room - (size_t)n, ";");
+    if (log->fail_event_at > 0 && ++log->events_seen == log->fail_event_at) {
+        image_hook_result_set_message(result, "audit refused it");
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_record_file(const char *dir, const char *id)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s/images.json", dir, id);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    if (buf != NULL && fread(buf, 1, 65535, f) == 0)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_hooks(const char *tmp)
+{
+    char *dir = path_join(tmp, "hooks");
+    image_store_t st;
+    image_storage_images img;
+    hook_log log;
+    memset(&log, 0, sizeof(log));
+    log.st = &st;
+    int rc = new_image_store(false, false, dir, &st);
+    if (!check_ok(&st, rc, "hooks: open")) {
+        image_store_close(&st);
+        free(dir);
+        return;
+    }
+    image_store_hooks hooks = {test_name_hook, test_event_hook, &log};
+    check_ok(&st, image_store_set_hooks(&st, &hooks), "set_hooks installs hooks");
+
+    const char *busybox[] = {"busybox"};
+    memset(&img, 0, sizeof(img));
+    rc = st.create(ID_A, busybox, 1, "layer1", NULL, (timestamp){0, 0}, NULL, &st, &img);
+    if (check_ok(&st, rc, "create with a name the hook rewrites"))
+        check_str(img.names_len == 1 ? img.names[0] : NULL, "reg.example/busybox",
+                  "the name hook's name is stored");
+    image_storage_images_clear(&img);
+    check_str(log.events, "create aaaa reg.example/busybox;", "the event hook sees create");
+
+    char *id = NULL;
+    rc = st.lookup("busybox", &st, &id);
+    check(rc == 0 && str_eq(id, ID_A), "a short name is found through the hook's candidates");
+    free(id);
+
+    const char *bad[] = {"bad-name"};
+    rc = st.create(ID_B, bad, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "names starting with bad are not allowed",
+               "a name the hook refuses is EINVAL with the hook's message");
+    check(!st.exists(ID_B, &st), "a refused create makes nothing");
+    const char *boom[] = {"boom"};
+    rc = st.create(ID_B, boom, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "name hook failed: the hook broke",
+               "a failing name hook is EHOOK with its message");
+    rc = st.get("boom", &st, &img);
+    check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "name hook failed: the hook broke",
+               "a failing name hook fails a lookup too");
+
+    const char *mirror[] = {"mirror.example/busybox"};
+    rc = st.create(ID_B, mirror, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    check_ok(&st, rc, "create a second image under the other candidate");
+    rc = st.lookup("busybox", &st, &id);
+    check_fail(&st, rc, IMAGE_STORE_EAMBIGUOUS, "EAMBIGUOUS",
+               "image reference \"busybox\" is ambiguous: matches reg.example/busybox "
+               "(image aaaa00000000), mirror.example/busybox (image aaaa11111111)",
+               "several candidates found are EAMBIGUOUS, listed");
+    rc = st.lookup("reg.example/busybox", &st, &id);
+    check(rc == 0 && str_eq(id, ID_A), "an exact name is found without the hook");
+    free(id);
+    id = NULL;
+    rc = st.lookup("aaaa1", &st, &id);
+    check(rc == 0 && str_eq(id, ID_B), "an ID prefix still works when no candidate matches");
+    free(id);
+    id = NULL;
+
+    /* set_names: the named image's event, then the one that lost a name;
+     * failing the second aborts the whole change. */
+    char *before_a = read_record_file(dir, ID_A), *before_b = read_record_file(dir, ID_B);
+    log.events[0] = '\0';
+    log.events_seen = 0;
+    log.fail_event_at = 2;
+    const char *steal[] = {"reg.example/busybox", "extra"};
+    rc = st.set_names(ID_B, steal, 2, &st);
+    check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "event hook failed: audit refused it",
+               "an event hook failing in the middle of set_names is EHOOK");
+    check_str(log.events,
+              "names aaaa reg.example/busybox reg.example/extra -mirror.example/busybox;"
+              "names aaaa -reg.example/busybox;",
+              "set_names: the image named, then the one that loses a name");
+    char *after_a = read_record_file(dir, ID_A), *after_b = read_record_file(dir, ID_B);
+    check(before_a && after_a && strcmp(before_a, after_a) == 0 && before_b && after_b &&
+              strcmp(before_b, after_b) == 0,
+          "the aborted set_names left both records on disk as they were");
+    free(before_a);
+    free(before_b);
+    free(after_a);
+    free(after_b);
+    rc = st.lookup("reg.example/busybox", &st, &id);
+    check(rc == 0 && str_eq(id, ID_A), "the aborted set_names left the name where it was");
+    free(id);
+    id = NULL;
+    log.fail_event_at = 0;
+
+    log.events[0] = '\0';
+    check_ok(&st, st.set_big_data_len(&st, ID_A, "manifest", "abc", 3), "set_big_data with hooks");
+    check_ok(&st, st.set_loaded_time(ID_A, (timestamp){1, 0}, &st), "set_loaded_time with hooks");
+    check_ok(&st, st.remove_name(ID_A, "busybox", &st), "remove_name takes the hook's name");
+    check_ok(&st, st.delete(ID_B, &st), "delete with hooks");
+    check_str(log.events,
+              "big_data aaaa manifest 3 sha256:ba7816bf;loaded aaaa 1970-01-01T00:00:01.000000000Z;"
+              "names aaaa -reg.example/busybox;delete aaaa mirror.example/busybox;",
+              "events for big data, loaded time, a removed name and a delete");
+
+    log.events[0] = '\0';
+    check_ok(&st, st.add_name(ID_A, "reenter", &st), "a hook that calls its store");
+    check(log.reentry_rc == -1 && log.reentry_code == IMAGE_STORE_EINVAL,
+          "a store called from its own hook refuses (EINVAL)");
+    check(image_store_set_hooks(&st, NULL) == 0, "set_hooks(NULL) removes the hooks");
+    log.events[0] = '\0';
+    const char *plain[] = {"plain"};
+    check_ok(&st, st.set_names(ID_A, plain, 1, &st), "set_names without hooks");
+    rc = st.lookup("plain", &st, &id);
+    check(rc == 0 && str_eq(id, ID_A) && log.events[0] == '\0',
+          "without hooks names are stored as given and no event runs");
+    free(id);
+    image_store_close(&st);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     char template[] = "/tmp/image_store_test-XXXXXX";
@@ -902,6 +1103,7 @@ int main(int argc, char **argv)
     test_failed_open(tmp);
     test_store(tmp);
     test_batch(tmp);
+    test_hooks(tmp);
 
     rm_rf(tmp);
     free(tmp);
