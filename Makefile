@@ -77,7 +77,7 @@ OBJDIR        = $(BUILDDIR)/obj
 
 CORE_SRCS    := $(sort $(wildcard core/*.c))
 CORE_OBJS     = $(CORE_SRCS:%.c=$(OBJDIR)/%.o)
-MOD_SRC       = lua/imagestore_core.c lua/lua_hooks.c
+MOD_SRC       = lua/imagestore_core.c lua/imagestore_lua_hooks.c
 MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
 # A C program that embeds a store and a Lua state with hooks from a file.
 HOOK_HOST     = $(BUILDDIR)/examples/hook_host
@@ -94,6 +94,8 @@ FAULT_SHIM    = $(BUILDDIR)/test/fault_shim.so
 LUA_MODS     := $(sort $(shell find lua/imagestore -name '*.lua' 2>/dev/null))
 
 LIB_A         = $(BUILDDIR)/libimagestore.a
+# Lua functions as a store's hooks, for C programs with their own Lua state.
+LIB_LUA_A     = $(BUILDDIR)/libimagestore-lua.a
 LIB_SO        = $(BUILDDIR)/libimagestore.so.$(SOVERSION)
 LIB_SO_LINK   = $(BUILDDIR)/libimagestore.so
 MOD_SO        = $(BUILDDIR)/lua/imagestore/core.so
@@ -139,7 +141,7 @@ DEMO_STORE    = $(CURDIR)/demo-store
 
 all: lib module tests
 
-lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK)
+lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK) $(LIB_LUA_A)
 module: $(MOD_SO)
 tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(HOOK_HOST)
 
@@ -162,6 +164,11 @@ $(OBJDIR)/spec/c/%.o: spec/c/%.c | build-deps-ok
 	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(CORE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_LUA_A): $(OBJDIR)/lua/imagestore_lua_hooks.o
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -191,10 +198,10 @@ $(MOD_SO): $(MOD_OBJ) $(LIB_A)
 	  rm -f $@; exit 1; fi
 
 # The example host links Lua itself (it is a program, not a module).
-$(HOOK_HOST): examples/hook_host.c $(OBJDIR)/lua/lua_hooks.o $(LIB_A)
+$(HOOK_HOST): examples/hook_host.c $(LIB_LUA_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore -Ilua $(LUA_CFLAGS) $(PKG_CFLAGS) -o $@ $< \
-	    $(OBJDIR)/lua/lua_hooks.o $(LIB_A) $(XFLAGS) $(LDFLAGS) $(LUA_LIBS) $(PKG_LIBS)
+	    $(LIB_LUA_A) $(LIB_A) $(XFLAGS) $(LDFLAGS) $(LUA_LIBS) $(PKG_LIBS)
 
 $(NOINHERIT_SO): scripts/asan-noinherit.c
 	@mkdir -p $(@D)
@@ -338,7 +345,8 @@ install-lib: lib
 	$(INSTALL) -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libimagestore.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libimagestore.so
 	$(INSTALL) -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 0644 core/image_store.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 0644 $(LIB_LUA_A) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0644 core/image_store.h lua/imagestore_lua_hooks.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@PKGS@|$(PKGS)|g' \
@@ -356,7 +364,9 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libimagestore.so.$(SOVERSION) \
 	      $(DESTDIR)$(LIBDIR)/libimagestore.so \
 	      $(DESTDIR)$(LIBDIR)/libimagestore.a \
+	      $(DESTDIR)$(LIBDIR)/libimagestore-lua.a \
 	      $(DESTDIR)$(INCLUDEDIR)/image_store.h \
+	      $(DESTDIR)$(INCLUDEDIR)/imagestore_lua_hooks.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/imagestore.pc \
 	      $(DESTDIR)$(LUA_CMOD_DIR)/imagestore/core.so
 	for f in $(LUA_MODS); do rm -f "$(DESTDIR)$(LUA_LMOD_DIR)/$${f#lua/}"; done

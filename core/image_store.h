@@ -212,7 +212,7 @@ int image_store_check(image_store_t *image_store, image_store_problem **findings
 int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
 
 /* Hooks: user code the store calls at defined points (a Lua binding
- * installs Lua functions here; see lua/lua_hooks.h).
+ * installs Lua functions here; see lua/imagestore_lua_hooks.h).
  *
  * The name hook sees every name before it is stored (create, set_names,
  * add_name, remove_name: IMAGE_NAME_STORE) and every reference before it is

@@ -1,6 +1,6 @@
 /*
  * hook_host: a C program that embeds an image store and a Lua state, and
- * lets a Lua file govern the store through its hooks (lua/lua_hooks.h).
+ * lets a Lua file govern the store through its hooks (lua/imagestore_lua_hooks.h).
  *
  *   hook_host DIR HOOKS.lua create NAME...   create an image; prints its ID
  *   hook_host DIR HOOKS.lua tag REF NAME     add a name
@@ -18,7 +18,7 @@
 #include "image_store.h"
 #include "lauxlib.h"
 #include "lua.h"
-#include "lua_hooks.h"
+#include "imagestore_lua_hooks.h"
 #include "lualib.h"
 
 static int fail_store(const image_store_t *st)
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     if (L == NULL)
         return 1;
     luaL_openlibs(L);
-    lua_hooks lh = {.L = L, .self_index = 0};
+    imagestore_lua_hooks lh = {.L = L, .self_index = 0};
     image_store_t st;
     int status = 1;
     if (load_hooks(L, argv[2], &lh.table_ref) != 0)
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
         goto done_store;
     }
     image_store_hooks hooks;
-    lua_hooks_bind(&lh, &hooks);
+    imagestore_lua_hooks_bind(&lh, &hooks);
     if (image_store_set_hooks(&st, &hooks) != 0) {
         fail_store(&st);
         goto done_store;

@@ -22,7 +22,7 @@
 #include "lua.h"
 
 #include "image_store.h"
-#include "lua_hooks.h"
+#include "imagestore_lua_hooks.h"
 
 #define IMAGESTORE_VERSION "0.1.0"
 #define STORE_MT "imagestore.store"
@@ -33,12 +33,12 @@
 /* ---------------------------------------------------------------- store */
 
 /* User value 1 of a store is its hooks table {name = {...}, event = {...}}
- * (lua/lua_hooks.h): held there, not in the registry, so hooks that capture
+ * (lua/imagestore_lua_hooks.h): held there, not in the registry, so hooks that capture
  * the store do not keep it from being collected. */
 typedef struct lstore {
     image_store_t st;
     bool open;       /* new_image_store() has run and image_store_close() has not */
-    lua_hooks hooks; /* hooks.L is the thread of the current call */
+    imagestore_lua_hooks hooks; /* hooks.L is the thread of the current call */
 } lstore;
 
 static lstore *store_check(lua_State *L)
@@ -1022,7 +1022,7 @@ static int sync_hooks(lua_State *L, lstore *s)
 {
     image_store_hooks hooks;
     bool any = false;
-    lua_hooks_bind(&s->hooks, &hooks);
+    imagestore_lua_hooks_bind(&s->hooks, &hooks);
     lua_getiuservalue(L, 1, 1);
     for (int i = 0; hook_kinds[i] != NULL; i++) {
         lua_getfield(L, -1, hook_kinds[i]);
@@ -1038,7 +1038,7 @@ static int sync_hooks(lua_State *L, lstore *s)
     return image_store_set_hooks(&s->st, any ? &hooks : NULL);
 }
 
-/* st:add_hook(kind, fn) --> true; kind is "name" or "event" (lua/lua_hooks.h). */
+/* st:add_hook(kind, fn) --> true; kind is "name" or "event" (lua/imagestore_lua_hooks.h). */
 static int store_add_hook(lua_State *L)
 {
     lstore *s = store_check(L);

@@ -1,4 +1,4 @@
-#include "lua_hooks.h"
+#include "imagestore_lua_hooks.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 
 /* What a protected call gets (as a light userdata) and gives back. */
 typedef struct hook_call {
-    lua_hooks *h;
+    imagestore_lua_hooks *h;
     image_name_use use;
     const char *name;
     const image_event *event;
@@ -230,7 +230,7 @@ static int event_trampoline(void *data, const image_event *event, image_hook_res
     return protected_call(&c, run_event_hooks);
 }
 
-void lua_hooks_bind(lua_hooks *h, image_store_hooks *out)
+void imagestore_lua_hooks_bind(imagestore_lua_hooks *h, image_store_hooks *out)
 {
     out->name = name_trampoline;
     out->event = event_trampoline;

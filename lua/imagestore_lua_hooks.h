@@ -22,14 +22,14 @@
 #include "image_store.h"
 #include "lua.h"
 
-typedef struct lua_hooks {
+typedef struct imagestore_lua_hooks {
     lua_State *L;    /* the thread hooks run in: set it before each store call */
     int self_index;  /* > 0: the table is user value 1 of the userdata at this index */
     int table_ref;   /* otherwise: a reference in the registry of L */
-} lua_hooks;
+} imagestore_lua_hooks;
 
 /* Fills *out with trampolines that call the Lua hooks h describes (h must
  * outlive the store's use of them); install with image_store_set_hooks(). */
-void lua_hooks_bind(lua_hooks *h, image_store_hooks *out);
+void imagestore_lua_hooks_bind(imagestore_lua_hooks *h, image_store_hooks *out);
 
 #endif
