@@ -313,6 +313,9 @@ end
 
 local read_registries_conf -- defined below
 
+-- The registries.conf read for a resolved options table (for its short-name-mode).
+local conf_of = setmetatable({}, { __mode = "k" })
+
 -- Checks opts and fills in the defaults. Raises on misuse; returns
 -- nil, message, code when the registries_conf file cannot be used.
 local function resolve_options(opts, level)
@@ -379,16 +382,13 @@ local function resolve_options(opts, level)
     o.registries_conf = opts.registries_conf
     local conf, msg, code = read_registries_conf(opts.registries_conf)
     if not conf then return nil, msg, code end
+    conf_of[o] = conf
     o.search_registries = copy_list(conf.unqualified_search_registries)
     for short, full in pairs(conf.aliases) do o.aliases[short] = full end
   end
   if opts.search_registries ~= nil then o.search_registries = copy_list(opts.search_registries) end
   if opts.aliases ~= nil then
     for short, full in pairs(opts.aliases) do o.aliases[short] = full end
-  end
-  -- "" removes an alias (drop-in style); keep only real ones
-  for short, full in pairs(o.aliases) do
-    if full == "" then o.aliases[short] = nil end
   end
   return o
 end
@@ -419,7 +419,8 @@ end
 
 -- The normalized parts of a parsed reference on `registry` (nil: the ref's
 -- own domain, or the default registry). `s` is the input, for messages.
-local function complete(s, ref, o, registry)
+-- Without `keep_tag`, a digest drops the tag as ParseDockerRef does.
+local function complete(s, ref, o, registry, keep_tag)
   local domain = registry or ref.domain or o.default_registry
   if domain == LEGACY_DOCKER_HUB then domain = DOCKER_HUB end
   local path = ref.path
@@ -430,7 +431,7 @@ local function complete(s, ref, o, registry)
   end
   local tag, digest = ref.tag, ref.digest
   if digest then
-    tag = nil -- ParseDockerRef: a digest wins over a tag
+    if not keep_tag then tag = nil end -- ParseDockerRef: a digest wins over a tag
   elseif not tag and o.default_tag then
     tag = o.default_tag
   end
@@ -449,8 +450,28 @@ local function stored(name, o)
   return name
 end
 
-local function normalize_with(s, o)
+-- A short name with an alias stands for the alias's target; the reference's
+-- own tag or digest, if it has either, replaces the target's tag.
+local function apply_alias(ref, o)
+  if ref.domain then return ref end
+  local alias = o.aliases[ref.path]
+  if not alias or alias == "" then return ref end -- "" masks an alias (drop-in style)
+  local target = assert(parse(alias)) -- checked when the options were resolved
+  if ref.tag or ref.digest then
+    target.tag, target.digest = ref.tag, ref.digest
+  end
+  return target
+end
+
+-- parse, then aliases: the reference as the other functions see it.
+local function resolve(s, o)
   local ref, msg, code = parse(s)
+  if not ref then return nil, msg, code end
+  return apply_alias(ref, o)
+end
+
+local function normalize_with(s, o)
+  local ref, msg, code = resolve(s, o)
   if not ref then return nil, msg, code end
   local full
   full, msg, code = complete(s, ref, o)
@@ -459,10 +480,10 @@ local function normalize_with(s, o)
 end
 
 local function familiar_with(s, o)
-  local ref, msg, code = parse(s)
+  local ref, msg, code = resolve(s, o)
   if not ref then return nil, msg, code end
   local r
-  r, msg, code = complete(s, ref, o)
+  r, msg, code = complete(s, ref, o, nil, true)
   if not r then return nil, msg, code end
   if r.domain == o.default_registry then
     r.domain = nil
@@ -475,7 +496,7 @@ local function familiar_with(s, o)
 end
 
 local function repository_with(s, o)
-  local ref, msg, code = parse(s)
+  local ref, msg, code = resolve(s, o)
   if not ref then return nil, msg, code end
   local r
   r, msg, code = complete(s, ref, o)
@@ -484,7 +505,7 @@ local function repository_with(s, o)
 end
 
 local function with_digest_with(s, digest, o)
-  local ref, msg, code = parse(s)
+  local ref, msg, code = resolve(s, o)
   if not ref then return nil, msg, code end
   local problem = digest == "" and "empty" or digest_problem(digest, 1)
   if problem then
@@ -502,25 +523,7 @@ end
 local function candidates_with(s, o)
   local ref, msg, code = parse(s)
   if not ref then return nil, msg, code end
-  if ref.domain then
-    local name
-    name, msg, code = normalize_with(s, o)
-    if not name then return nil, msg, code end
-    return { name }
-  end
-  local alias = o.aliases[ref.path]
-  if alias then
-    local target = assert(parse(alias)) -- checked when the options were resolved
-    if ref.tag or ref.digest then
-      -- the reference's own tag or digest replaces the alias's tag
-      target.tag, target.digest = ref.tag, ref.digest
-    end
-    local name
-    name, msg, code = normalize_with(format_ref(target), o)
-    if not name then return nil, msg, code end
-    return { name }
-  end
-  if #o.search_registries == 0 then
+  if ref.domain or apply_alias(ref, o) ~= ref or #o.search_registries == 0 then
     local name
     name, msg, code = normalize_with(s, o)
     if not name then return nil, msg, code end
@@ -540,6 +543,10 @@ local function candidates_with(s, o)
       first_msg, first_code = m, c
     end
   end
+  -- What normalize() stores a short name as must be found by that name,
+  -- even when the default registry is not a search registry.
+  local default_name = normalize_with(s, o)
+  if default_name and not seen[default_name] then out[#out + 1] = default_name end
   if #out == 0 then return nil, first_msg, first_code end
   return out
 end
@@ -645,7 +652,9 @@ end
 function Policy.__tostring(self)
   local o = self.options
   local n = 0
-  for _ in pairs(o.aliases) do n = n + 1 end
+  for _, full in pairs(o.aliases) do
+    if full ~= "" then n = n + 1 end
+  end
   return string.format(
     "imagestore.naming.policy{default_registry=%q, library=%s, default_tag=%s, "
       .. "search_registries={%s}, aliases=%d, strip_default_host=%s}",
@@ -659,7 +668,8 @@ end
 function M.policy(opts)
   local o, msg, code = resolve_options(opts, 2)
   if not o then return nil, msg, code end
-  return setmetatable({ options = o }, Policy)
+  local conf = conf_of[o]
+  return setmetatable({ options = o, short_name_mode = conf and conf.short_name_mode }, Policy)
 end
 
 ---------------------------------------------------------------------------
@@ -708,6 +718,8 @@ local function decode_toml(text)
     end
   end
 
+  local escapes = { b = "\b", t = "\t", n = "\n", f = "\f", r = "\r", ['"'] = '"', ["\\"] = "\\" }
+
   local function basic_string()
     pos = pos + 1
     local out = {}
@@ -717,15 +729,17 @@ local function decode_toml(text)
       if c == '"' then pos = pos + 1 break end
       if c == "\\" then
         local e = text:sub(pos + 1, pos + 1)
-        local simple = { b = "\b", t = "\t", n = "\n", f = "\f", r = "\r", ['"'] = '"', ["\\"] = "\\" }
-        if simple[e] then
-          out[#out + 1] = simple[e]
+        if escapes[e] then
+          out[#out + 1] = escapes[e]
           pos = pos + 2
         elseif e == "u" or e == "U" then
           local n = e == "u" and 4 or 8
           local hex = text:sub(pos + 2, pos + 1 + n)
-          if not hex:match("^" .. string.rep("%x", n) .. "$") then fail("invalid \\" .. e .. " escape") end
-          out[#out + 1] = utf8.char(tonumber(hex, 16))
+          local code = hex:match("^" .. string.rep("%x", n) .. "$") and tonumber(hex, 16)
+          if not code or code > 0x10FFFF or (code >= 0xD800 and code <= 0xDFFF) then
+            fail("invalid \\" .. e .. " escape in string")
+          end
+          out[#out + 1] = utf8.char(code)
           pos = pos + 2 + n
         else
           fail(string.format("invalid escape \\%s in string", e))
@@ -871,8 +885,11 @@ local function decode_toml(text)
       return word == "true"
     end
     if word and word:match("^[+-]?%d[%d_]*$") and not word:find("__") and not word:match("_$") then
-      pos = pos + #word
-      return math.tointeger(tonumber((word:gsub("_", ""))))
+      local n = math.tointeger(tonumber((word:gsub("_", ""))))
+      if n then
+        pos = pos + #word
+        return n
+      end
     end
     if c == "" or c == "\n" or c == "\r" or c == "#" then fail("expected a value after '='") end
     fail(string.format("unsupported value %q", word or c))
