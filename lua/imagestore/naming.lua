@@ -470,20 +470,24 @@ local function resolve(s, o)
   return apply_alias(ref, o)
 end
 
-local function normalize_with(s, o)
+-- resolve(), then complete(): the full reference and the one as written.
+local function resolve_full(s, o, keep_tag)
   local ref, msg, code = resolve(s, o)
   if not ref then return nil, msg, code end
   local full
-  full, msg, code = complete(s, ref, o)
+  full, msg, code = complete(s, ref, o, nil, keep_tag)
+  if not full then return nil, msg, code end
+  return full, ref
+end
+
+local function normalize_with(s, o)
+  local full, msg, code = resolve_full(s, o)
   if not full then return nil, msg, code end
   return stored(format_ref(full), o), full
 end
 
 local function familiar_with(s, o)
-  local ref, msg, code = resolve(s, o)
-  if not ref then return nil, msg, code end
-  local r
-  r, msg, code = complete(s, ref, o, nil, true)
+  local r, msg, code = resolve_full(s, o, true)
   if not r then return nil, msg, code end
   if r.domain == o.default_registry then
     r.domain = nil
@@ -496,24 +500,18 @@ local function familiar_with(s, o)
 end
 
 local function repository_with(s, o)
-  local ref, msg, code = resolve(s, o)
-  if not ref then return nil, msg, code end
-  local r
-  r, msg, code = complete(s, ref, o)
+  local r, msg, code = resolve_full(s, o)
   if not r then return nil, msg, code end
   return stored(r.domain .. "/" .. r.path, o)
 end
 
 local function with_digest_with(s, digest, o)
-  local ref, msg, code = resolve(s, o)
-  if not ref then return nil, msg, code end
+  local r, ref, code = resolve_full(s, o)
+  if not r then return nil, ref, code end
   local problem = digest == "" and "empty" or digest_problem(digest, 1)
   if problem then
     return nil, string.format("invalid digest %q: %s", digest, problem), "EINVAL"
   end
-  local r
-  r, msg, code = complete(s, ref, o)
-  if not r then return nil, msg, code end
   -- upstream WithDigest keeps an explicit tag and replaces any digest
   r.tag, r.digest = ref.tag, digest
   return stored(format_ref(r), o)
