@@ -329,6 +329,14 @@ bench: deps
 	    BENCH_BIN='$(CURDIR)/$(BENCH_BIN)' BENCH_FLOOR='$(CURDIR)/$(BENCH_FLOOR)' \
 	    BENCH_OUT='$(CURDIR)/$(BENCH_OUT)' BENCH_LUA='$(LUA)' \
 	    bash bench/run
+	@$(MAKE) --no-print-directory bench-naming
+
+# make bench-naming: only what naming policies and hooks cost (bench/naming.lua)
+BENCH_NAMING_N ?= 10000
+.PHONY: bench-naming
+bench-naming: $(BENCH_CLOCK) $(MOD_SO)
+	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
+	    $(LUA) bench/naming.lua '$(BENCH_DIR)/naming' $(BENCH_NAMING_N)
 
 bench-plot:
 	@bash scripts/ensure-deps gnuplot-nox
