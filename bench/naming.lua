@@ -69,6 +69,14 @@ do
   row("get(short name), 3 search registries", per_call(function(i) must(st:get(short[i])) end))
 end
 do
+  local st <close> = must(imagestore.open(dir, { hooks = { name = function() end } }))
+  row("get(ID prefix), a name hook that keeps it", per_call(function(i) must(st:get(ids[i]:sub(1, 12))) end))
+end
+do
+  local policy = naming.policy{}
+  row("policy:candidates(short name)", per_call(function(i) must(policy:candidates(short[i])) end))
+end
+do
   local st <close> = must(imagestore.open(dir, { hooks = { event = function() end } }))
   row("get(full name), an event hook only", per_call(function(i) must(st:get(full[i])) end))
 end

@@ -521,11 +521,14 @@ end
 local function candidates_with(s, o)
   local ref, msg, code = parse(s)
   if not ref then return nil, msg, code end
-  if ref.domain or apply_alias(ref, o) ~= ref or #o.search_registries == 0 then
-    local name
-    name, msg, code = normalize_with(s, o)
-    if not name then return nil, msg, code end
-    return { name }
+  local target = apply_alias(ref, o)
+  -- What normalize() stores the reference as is always a candidate, so a
+  -- name stored through a policy is found by the same reference.
+  local full, full_msg, full_code = complete(s, target, o)
+  local default_name = full and stored(format_ref(full), o)
+  if ref.domain or target ~= ref or #o.search_registries == 0 then
+    if not default_name then return nil, full_msg, full_code end
+    return { default_name }
   end
   local out, seen = {}, {}
   local first_msg, first_code
@@ -541,9 +544,6 @@ local function candidates_with(s, o)
       first_msg, first_code = m, c
     end
   end
-  -- What normalize() stores a short name as must be found by that name,
-  -- even when the default registry is not a search registry.
-  local default_name = normalize_with(s, o)
   if default_name and not seen[default_name] then out[#out + 1] = default_name end
   if #out == 0 then return nil, first_msg, first_code end
   return out
