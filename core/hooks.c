@@ -67,12 +67,13 @@ int hooks_store_name(hook_slot *slot, image_error *err, const char *name, const 
                          "name hook failed: it gave %zu names for \"%s\"; a stored name is one",
                          result.names.len, name);
     }
-    if (str_list_append(holder, result.names.items[0]) != 0) {
+    if (str_list_reserve(holder, 1) != 0) {
         str_list_free(&result.names);
         return error_set(err, IMAGE_STORE_EHOOK, "name hook failed: out of memory");
     }
+    *out = holder->items[holder->len++] = result.names.items[0]; /* holder owns it now */
+    result.names.len = 0;
     str_list_free(&result.names);
-    *out = holder->items[holder->len - 1];
     return 0;
 }
 

@@ -179,8 +179,9 @@ static int resolve(store_state *s, const char *ref, image_record **out)
         return 0;
     }
     int rc = resolve_candidates(s, ref, &r);
-    if (rc == 0 && r == NULL)
-        rc = resolve_name(s, ref, &r);
+    const char *at = strrchr(ref, '@');
+    if (rc == 0 && r == NULL && at != NULL && at != ref) /* the exact name missed above */
+        rc = resolve_repo_digest(s, ref, at, &r);
     if (rc != 0 || r != NULL) {
         *out = r;
         return rc;

@@ -1017,25 +1017,27 @@ static int core_sha256(lua_State *L)
 
 static const char *const hook_kinds[] = {"name", "event", NULL};
 
+/* Whether the store's hooks table (at -1) lists hooks of this kind. */
+static bool has_hooks(lua_State *L, const char *kind)
+{
+    lua_getfield(L, -1, kind);
+    bool has = lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    return has;
+}
+
 /* Installs the trampolines for the kinds that have hooks (none: no cost). */
 static int sync_hooks(lua_State *L, lstore *s)
 {
     image_store_hooks hooks;
-    bool any = false;
     imagestore_lua_hooks_bind(&s->hooks, &hooks);
     lua_getiuservalue(L, 1, 1);
-    for (int i = 0; hook_kinds[i] != NULL; i++) {
-        lua_getfield(L, -1, hook_kinds[i]);
-        bool has = lua_rawlen(L, -1) > 0;
-        lua_pop(L, 1);
-        if (!has && i == 0)
-            hooks.name = NULL;
-        if (!has && i == 1)
-            hooks.event = NULL;
-        any = any || has;
-    }
+    if (!has_hooks(L, "name"))
+        hooks.name = NULL;
+    if (!has_hooks(L, "event"))
+        hooks.event = NULL;
     lua_pop(L, 1);
-    return image_store_set_hooks(&s->st, any ? &hooks : NULL);
+    return image_store_set_hooks(&s->st, hooks.name || hooks.event ? &hooks : NULL);
 }
 
 /* st:add_hook(kind, fn) --> true; kind is "name" or "event" (lua/imagestore_lua_hooks.h). */

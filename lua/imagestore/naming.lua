@@ -273,10 +273,12 @@ end
 -- Options
 ---------------------------------------------------------------------------
 
+-- The option keys; for those with a plain type check, the Lua type and how
+-- a message names it (the others are checked where they are read).
 local OPTION_TYPES = {
   default_registry = true, library = true, default_tag = true,
-  search_registries = true, aliases = true, registries_conf = true,
-  strip_default_host = true,
+  search_registries = { "table", "a list" }, aliases = { "table", "a table" },
+  registries_conf = { "string", "a path string" }, strip_default_host = { "boolean", "a boolean" },
 }
 
 local function check_registry(value, what, level)
@@ -324,8 +326,12 @@ local function resolve_options(opts, level)
   if type(opts) ~= "table" then
     misuse(string.format("options must be a table, got %s", type(opts)), level)
   end
-  for k in pairs(opts) do
-    if not OPTION_TYPES[k] then misuse(string.format("unknown option '%s'", tostring(k)), level) end
+  for k, v in pairs(opts) do
+    local want = OPTION_TYPES[k]
+    if not want then misuse(string.format("unknown option '%s'", tostring(k)), level) end
+    if want ~= true and type(v) ~= want[1] then
+      misuse(string.format("option '%s' must be %s, got %s", k, want[2], type(v)), level)
+    end
   end
   local o = {
     default_registry = DOCKER_HUB, library = true, default_tag = "latest",
@@ -349,36 +355,19 @@ local function resolve_options(opts, level)
     end
     o.default_tag = t
   end
-  if opts.strip_default_host ~= nil then
-    if type(opts.strip_default_host) ~= "boolean" then
-      misuse(string.format("option 'strip_default_host' must be a boolean, got %s",
-        type(opts.strip_default_host)), level)
-    end
-    o.strip_default_host = opts.strip_default_host
-  end
+  if opts.strip_default_host ~= nil then o.strip_default_host = opts.strip_default_host end
   if opts.search_registries ~= nil then
-    if type(opts.search_registries) ~= "table" then
-      misuse(string.format("option 'search_registries' must be a list, got %s",
-        type(opts.search_registries)), level)
-    end
     for i, r in ipairs(opts.search_registries) do
       check_registry(r, string.format("option 'search_registries' item %d", i), level)
     end
   end
   if opts.aliases ~= nil then
-    if type(opts.aliases) ~= "table" then
-      misuse(string.format("option 'aliases' must be a table, got %s", type(opts.aliases)), level)
-    end
     for short, full in pairs(opts.aliases) do
       local problem = alias_problem(short, full)
       if problem then misuse("option 'aliases': " .. problem, level) end
     end
   end
   if opts.registries_conf ~= nil then
-    if type(opts.registries_conf) ~= "string" then
-      misuse(string.format("option 'registries_conf' must be a path string, got %s",
-        type(opts.registries_conf)), level)
-    end
     o.registries_conf = opts.registries_conf
     local conf, msg, code = read_registries_conf(opts.registries_conf)
     if not conf then return nil, msg, code end
