@@ -5,6 +5,8 @@
 #
 #   make            library, Lua module and C tests under build/
 #   make check      deps, then C tests + busted specs, then again under ASan/UBSan/LSan
+#   make torture    deps, then spec/c/hostile_test.c under ASan/UBSan/LSan for
+#                   TORTURE_SEEDS seeds (default 20000) from TORTURE_FIRST
 #   make demo       deps, then examples/quickstart.lua against ./demo-store
 #   make install    DESTDIR, PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
 #                   LUA_CMOD_DIR, LUA_LMOD_DIR
@@ -136,7 +138,7 @@ export IMAGESTORE_LUA
 DEMO_STORE    = $(CURDIR)/demo-store
 
 # ---- build ----------------------------------------------------------------
-.PHONY: all lib module tests deps check check-c check-lua demo \
+.PHONY: all lib module tests deps check check-c check-lua demo torture \
         install install-lib install-lua uninstall clean build-deps-ok
 
 all: lib module tests
@@ -277,6 +279,18 @@ check-lua: $(MOD_SO) $(HOOK_HOST) $(if $(SANITIZE),$(NOINHERIT_SO))
 demo: deps
 	@$(MAKE) --no-print-directory all
 	$(LUA_ENV) $(LUA) examples/quickstart.lua $(DEMO_STORE)
+
+# make torture: the hostile-disk test (spec/c/hostile_test.c; check runs 500
+# seeds of it) for TORTURE_SEEDS seeds, built and run as check's sanitizer
+# pass builds and runs it (same BUILDDIR, TEST_ENV and scripts/run-suite).
+TORTURE_SEEDS ?= 20000
+TORTURE_FIRST ?= 1
+torture: deps
+	@$(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 all || \
+	  { echo "not ok - sanitizer build failed"; exit 1; }
+	@IMAGESTORE_HOSTILE_SEEDS=$(TORTURE_SEEDS) IMAGESTORE_HOSTILE_FIRST=$(TORTURE_FIRST) \
+	  $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 \
+	    TEST_BINS=$(ASAN_BUILDDIR)/test/hostile_test FUZZ_REPLAYS= check-c
 
 # ---- benchmark (bench/, issue #3) -----------------------------------------
 #   make bench        deps, then bench/run: every phase for us (C and Lua) and

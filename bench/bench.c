@@ -176,7 +176,7 @@ static void open_store(const char *dir, image_store_t *st)
 static void create_one(image_store_t *st, const workload *w, size_t i)
 {
     const char *names[1] = {w->name[i]};
-    if (st->create(w->id[i], names, 1, NULL, "{}", (timestamp){0}, NULL, st, NULL) != 0)
+    if (st->create(w->id[i], names, 1, NULL, "{}", IMAGE_TIME_NOW, NULL, st, NULL) != 0)
         die("create", st);
     if (st->set_big_data_len(st, w->id[i], "manifest", w->manifest[i], w->manifest_len[i]) != 0)
         die("set_big_data manifest", st);

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         char name[64];
         const char *names[] = {name};
         snprintf(name, sizeof(name), "change-check/%d:tag", i);
-        if (st.create(NULL, names, 1, NULL, "{}", (timestamp){0, 0}, NULL, &st, NULL) != 0)
+        if (st.create(NULL, names, 1, NULL, "{}", IMAGE_TIME_NOW, NULL, &st, NULL) != 0)
             die(&st, "create");
     }
     if (image_store_batch_commit(&st) != 0)

@@ -33,8 +33,23 @@ const char *finding_kind_name(finding_kind kind)
     static const char *const names[] = {
         "unparseable",      "id-mismatch",       "no-record",    "not-an-image",
         "big-data-missing", "big-data-size",     "big-data-digest", "orphan-file",
-        "duplicate-name",   "temp-file"};
+        "duplicate-name",   "temp-file",         "not-a-directory", "not-a-file",
+        "unreadable",       "unsupported"};
     return names[kind];
+}
+
+const char *entry_type_name(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO";
+    case S_IFDIR: return "a directory";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFREG: return "a file";
+    default: return "of an unknown type";
+    }
 }
 
 static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
@@ -91,14 +106,17 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sorted entries of a directory; NULL with *n 0 when it cannot be read. */
-static char **list_dir(int dirfd, const char *rel, size_t *n)
+/* The sorted entries of a directory; NULL with *n 0 and *err an errno when
+ * it cannot be read (ENOMEM included). */
+static char **list_dir(int dirfd, const char *rel, size_t *n, int *err)
 {
     *n = 0;
+    *err = 0;
     int fd = rel ? fs_open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0)
                  : openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL) {
+        *err = errno ? errno : EIO;
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -106,7 +124,7 @@ static char **list_dir(int dirfd, const char *rel, size_t *n)
     char **names = NULL;
     size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (*n == cap) {
@@ -120,7 +138,13 @@ static char **list_dir(int dirfd, const char *rel, size_t *n)
             break;
         (*n)++;
     }
+    *err = errno; /* a failed readdir, or ENOMEM from above */
     closedir(d);
+    if (*err != 0) {
+        image_store_strings_free(names, *n);
+        *n = 0;
+        return NULL;
+    }
     if (*n > 1)
         qsort(names, *n, sizeof(char *), compare_names);
     return names;
@@ -165,9 +189,18 @@ static void check_big_data(scan *sc, const char *entry, const image_record *r)
         size_t len = 0;
         image_error err;
         if (fs_read_file(sc->dirfd, sc->dir, rel, 0, &data, &len, &err) != 0) {
-            add(sc, FINDING_BIG_DATA_MISSING, entry, file, b->name,
-                "big-data item \"%s\" cannot be read: %s", b->name,
-                err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+            struct stat st;
+            if (err.sys_errno == ENOMEM)
+                sc->failed = true;
+            else if (err.sys_errno == ENOENT)
+                add(sc, FINDING_BIG_DATA_MISSING, entry, file, b->name,
+                    "big-data item \"%s\" is missing: its file %s is not there", b->name, file);
+            else if (fstatat(sc->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+                continue; /* check_files() reports it */
+            else
+                add(sc, FINDING_UNREADABLE, entry, file, b->name,
+                    "big-data item \"%s\" cannot be read: %s", b->name,
+                    strerror(err.sys_errno ? err.sys_errno : EIO));
             continue;
         }
         if (digest_sha256(digest, data, len) != 0) {
@@ -192,15 +225,32 @@ static void check_big_data(scan *sc, const char *entry, const image_record *r)
     }
 }
 
-/* Files in the image directory that neither the record nor the store made. */
+/* Files in the image directory that neither the record nor the store made,
+ * and entries that are not regular files at all. */
 static void check_files(scan *sc, const char *entry, const image_record *r)
 {
     size_t n;
-    char **files = list_dir(sc->dirfd, entry, &n);
+    int err;
+    char **files = list_dir(sc->dirfd, entry, &n, &err);
+    if (files == NULL && err != 0) {
+        if (err == ENOMEM)
+            sc->failed = true;
+        else
+            add(sc, FINDING_UNREADABLE, entry, NULL, NULL,
+                "image directory %s cannot be listed: %s", entry, strerror(err));
+        return;
+    }
+    int dfd = fs_open_beneath(sc->dirfd, entry, O_RDONLY | O_DIRECTORY, 0);
     for (size_t i = 0; i < n && !sc->failed; i++) {
         const char *name = files[i];
+        struct stat st;
         if (is_temp(name)) {
             add(sc, FINDING_TEMP_FILE, entry, name, name, "leftover temporary file %s", name);
+            continue;
+        }
+        if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+            add(sc, FINDING_NOT_FILE, entry, name, name, "%s is %s, not a file", name,
+                entry_type_name(st.st_mode));
             continue;
         }
         if (strcmp(name, RECORD_FILE) == 0)
@@ -210,6 +260,8 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
             add(sc, FINDING_ORPHAN_FILE, entry, name, name, "file %s is in no record", name);
         free(key);
     }
+    if (dfd >= 0)
+        close(dfd);
     image_store_strings_free(files, n);
 }
 
@@ -238,9 +290,26 @@ static void check_entry(scan *sc, const char *entry)
         add(sc, FINDING_TEMP_FILE, entry, NULL, entry, "leftover temporary entry %s", entry);
         return;
     }
-    if (entry[0] == '.' || fstatat(sc->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode))
-        return; /* the store's own files (.imagestore.*, .quarantine), and plain files */
+    if (fstatat(sc->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) /* else gone since the listing */
+            add(sc, FINDING_UNREADABLE, entry, NULL, NULL, "cannot stat %s: %s", entry,
+                strerror(errno));
+        return;
+    }
+    if (strcmp(entry, QUARANTINE_DIR) == 0 && !S_ISDIR(st.st_mode)) {
+        add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
+            "%s is %s, not a directory: nothing can be quarantined until it is moved away",
+            entry, entry_type_name(st.st_mode));
+        return;
+    }
+    if (entry[0] == '.')
+        return; /* the store's own files (.imagestore.*, .quarantine) */
+    if (!S_ISDIR(st.st_mode)) {
+        if (image_id_is_valid(entry)) /* else a plain file: not ours to judge */
+            add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
+                "an image's place is taken by %s, not a directory", entry_type_name(st.st_mode));
+        return;
+    }
     if (!image_id_is_valid(entry)) {
         add(sc, FINDING_NOT_IMAGE, entry, NULL, NULL,
             "directory %s is not an image directory: the name is not a 64-hex ID", entry);
@@ -252,16 +321,26 @@ static void check_entry(scan *sc, const char *entry)
     image_record *r = NULL;
     snprintf(rel, sizeof(rel), "%s/%s", entry, RECORD_FILE);
     if (fs_read_file(sc->dirfd, sc->dir, rel, 0, &json, &len, &err) != 0) {
-        if (err.sys_errno == ENOENT)
+        int e = err.sys_errno;
+        if (e == ENOMEM)
+            sc->failed = true;
+        else if (e == ENOENT)
             add(sc, FINDING_NO_RECORD, entry, NULL, NULL, "image directory %s has no %s", entry,
                 RECORD_FILE);
+        else if (fstatat(sc->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+            add(sc, FINDING_NO_RECORD, entry, RECORD_FILE, NULL, "%s is %s, not a file",
+                RECORD_FILE, entry_type_name(st.st_mode));
         else
-            add(sc, FINDING_UNPARSEABLE, entry, RECORD_FILE, NULL, "cannot read the record: %s",
-                err.sys_errno ? strerror(err.sys_errno) : "out of memory");
+            add(sc, FINDING_UNREADABLE, entry, RECORD_FILE, NULL, "cannot read the record: %s",
+                strerror(e ? e : EIO));
         return;
     }
-    if (record_parse(&r, json, len, why, sizeof(why)) != 0) {
-        add(sc, FINDING_UNPARSEABLE, entry, RECORD_FILE, NULL, "%s", why);
+    int parsed = record_parse(&r, json, len, why, sizeof(why));
+    if (parsed == RECORD_NOMEM) {
+        sc->failed = true;
+    } else if (parsed != 0) {
+        add(sc, parsed == RECORD_UNSUPPORTED ? FINDING_UNSUPPORTED : FINDING_UNPARSEABLE, entry,
+            RECORD_FILE, NULL, "%s", why);
     } else if (strcmp(r->id, entry) != 0) {
         add(sc, FINDING_ID_MISMATCH, entry, RECORD_FILE, NULL,
             "record id %s does not match its directory %s", r->id, entry);
@@ -282,11 +361,11 @@ int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_err
     sc.dir = dir;
     strmap_init(&sc.names);
     size_t n;
-    errno = 0;
-    char **entries = list_dir(dirfd, NULL, &n);
-    if (entries == NULL && errno != 0 && errno != ENOENT) {
+    int list_err;
+    char **entries = list_dir(dirfd, NULL, &n, &list_err);
+    if (entries == NULL && list_err != 0) {
         strmap_free(&sc.names);
-        return error_sys(err, errno, "opendir", dir);
+        return error_sys(err, list_err, "opendir", dir);
     }
     for (size_t i = 0; i < n && !sc.failed; i++)
         check_entry(&sc, entries[i]);

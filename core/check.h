@@ -8,8 +8,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
+
+/* Where upkeep moves what cannot be an image (never deleted). */
+#define QUARANTINE_DIR ".quarantine"
 
 typedef enum finding_kind {
     FINDING_UNPARSEABLE,      /* images.json is not a valid record */
@@ -21,7 +25,11 @@ typedef enum finding_kind {
     FINDING_BIG_DATA_DIGEST,  /* its sha256 differs from the record */
     FINDING_ORPHAN_FILE,      /* a file in an image directory that no record names */
     FINDING_DUPLICATE_NAME,   /* a name another image (sorting first) holds too */
-    FINDING_TEMP_FILE         /* a leftover .tmp- file or directory */
+    FINDING_TEMP_FILE,        /* a leftover .tmp- file or directory */
+    FINDING_NOT_DIRECTORY,    /* an image's place (or .quarantine) taken by a non-directory */
+    FINDING_NOT_FILE,         /* a symlink, FIFO, socket, device or subdirectory in an image */
+    FINDING_UNREADABLE,       /* an I/O or permission error: the content is unknown */
+    FINDING_UNSUPPORTED       /* a record beyond this library's limits (too deep, \u0000) */
 } finding_kind;
 
 typedef struct finding {
@@ -37,6 +45,8 @@ typedef struct finding {
 /* Scans the store at dirfd; 0, or an error (allocation, unreadable store). */
 int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_error *err);
 const char *finding_kind_name(finding_kind kind);
+/* "a symbolic link", "a FIFO", "a directory", ...: what a mode's type is. */
+const char *entry_type_name(unsigned mode);
 void findings_free(finding *findings, size_t len);
 /* The big-data key a file name stands for (verbatim or "=" + base64), or
  * NULL when it is not one; malloc'd. */

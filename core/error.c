@@ -5,13 +5,18 @@
 #include <string.h>
 
 #include "image_store.h"
+#include "text.h"
 
 int error_set(image_error *err, int code, const char *fmt, ...)
 {
+    char raw[sizeof(err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* Escaping never shrinks text, so a character cut by vsnprintf's
+     * truncation falls past the end of the message too. */
+    text_escape_into(err->message, sizeof(err->message), raw);
     err->code = code;
     err->sys_errno = 0;
     return code;
@@ -19,7 +24,9 @@ int error_set(image_error *err, int code, const char *fmt, ...)
 
 int error_sys(image_error *err, int errnum, const char *syscall, const char *path)
 {
-    snprintf(err->message, sizeof(err->message), "%s %s: %s", syscall, path, strerror(errnum));
+    char raw[sizeof(err->message)];
+    snprintf(raw, sizeof(raw), "%s %s: %s", syscall, path, strerror(errnum));
+    text_escape_into(err->message, sizeof(err->message), raw);
     err->code = IMAGE_STORE_ESYS;
     err->sys_errno = errnum;
     return IMAGE_STORE_ESYS;
@@ -44,6 +51,7 @@ const char *error_name(const image_error *err)
     case IMAGE_STORE_EREADONLY: return "EREADONLY";
     case IMAGE_STORE_ECORRUPT: return "ECORRUPT";
     case IMAGE_STORE_EHOOK: return "EHOOK";
+    case IMAGE_STORE_ELAYOUT: return "ELAYOUT";
     case IMAGE_STORE_ESYS: {
         const char *name = strerrorname_np(err->sys_errno);
         return name ? name : "ESYS";

@@ -11,7 +11,9 @@ typedef struct image_error {
     char message[1024];
 } image_error;
 
-/* All return `code` (a negative IMAGE_STORE_* value), so `return error_set(...)`. */
+/* All return `code` (a negative IMAGE_STORE_* value), so `return error_set(...)`.
+ * The message is always printable UTF-8: control characters become \n, \t,
+ * \r or \xNN, and bytes that are not valid UTF-8 become \xNN (text.h). */
 int error_set(image_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "<syscall> <path>: <strerror(errnum)>" with IMAGE_STORE_ESYS. */

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,9 +56,65 @@ int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode)
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     long fd = syscall(SYS_openat2, basefd, rel, &how, sizeof(how));
-    if (fd < 0 && errno == ENOSYS) /* before Linux 5.6 */
-        fd = openat(basefd, rel, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 && errno == ENOSYS) /* before Linux 5.6, or a seccomp profile */
+        return fs_open_beneath_walk(basefd, rel, flags, mode);
     return (int)fd;
+}
+
+/* ELOOP when dirfd/name is a symlink (what RESOLVE_NO_SYMLINKS says), else
+ * the errno the open failed with. */
+static int symlink_is_eloop(int dirfd, const char *name, int errnum)
+{
+    struct stat st;
+    if (errnum == ENOTDIR &&
+        fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        return ELOOP;
+    return errnum;
+}
+
+int fs_open_beneath_walk(int basefd, const char *rel, int flags, unsigned mode)
+{
+    if (rel[0] == '/') { /* RESOLVE_BENEATH: never an absolute path */
+        errno = EXDEV;
+        return -1;
+    }
+    int dir = basefd, fd = -1, errnum = 0;
+    char name[NAME_MAX + 1];
+    for (const char *p = rel;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0) /* "", "a//b", "a/" */
+            errnum = EINVAL;
+        else if (n == 2 && p[0] == '.' && p[1] == '.') /* never up, not even back down */
+            errnum = EXDEV;
+        else if (n > NAME_MAX)
+            errnum = ENAMETOOLONG;
+        if (errnum != 0)
+            break;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (slash == NULL) { /* the last component: the caller's flags */
+            fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+            if (fd < 0)
+                errnum = symlink_is_eloop(dir, name, errno);
+            break;
+        }
+        /* O_PATH: like openat2, a walk needs only search permission */
+        int next = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            errnum = symlink_is_eloop(dir, name, errno);
+            break;
+        }
+        if (dir != basefd)
+            close(dir);
+        dir = next;
+        p = slash + 1;
+    }
+    if (dir != basefd)
+        close(dir);
+    if (fd < 0)
+        errno = errnum;
+    return fd;
 }
 
 /* "<syscall> <base>/<rel>: <strerror>" */
@@ -237,6 +294,14 @@ bool fs_txn_has_dir(const fs_txn *txn, const char *name)
     return find_dir(txn, name) != NULL;
 }
 
+bool fs_txn_removes(const fs_txn *txn, const char *name)
+{
+    for (size_t i = txn->len; i-- > 0;) /* the latest word on name counts */
+        if (txn->items[i]->kind != FS_STAGE_FILE && strcmp(txn->items[i]->name, name) == 0)
+            return txn->items[i]->kind == FS_STAGE_REMOVE;
+    return false;
+}
+
 char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name)
 {
     const fs_staged *d = dir ? find_dir(txn, dir) : NULL;
@@ -271,19 +336,22 @@ static int stage_update(fs_txn *txn, const char *name, image_error *err)
     } else {
         src = -1; /* closedir closes it */
         struct dirent *e;
-        while (rc == 0 && (e = readdir(d)) != NULL) {
+        for (errno = 0; rc == 0 && (e = readdir(d)) != NULL; errno = 0) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             struct stat st;
             if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
                 rc = fs_error(err, errno, "stat", txn->basepath, name);
-            else if (!S_ISREG(st.st_mode)) /* nothing to carry over that a link cannot */
-                rc = error_set(err, IMAGE_STORE_EINVAL,
-                               "image directory %s/%s holds %s, which is not a file",
+            else if (S_ISDIR(st.st_mode)) /* a link cannot carry it over, and dropping it would lose it */
+                rc = error_set(err, IMAGE_STORE_ECORRUPT,
+                               "image directory %s/%s holds subdirectory %s, which is not the "
+                               "store's: repair() moves it to .quarantine",
                                txn->basepath, name, e->d_name);
-            else if (linkat(dirfd(d), e->d_name, dst, e->d_name, 0) != 0)
+            else if (linkat(dirfd(d), e->d_name, dst, e->d_name, 0) != 0) /* a symlink or FIFO as it is */
                 rc = fs_error(err, errno, "link", txn->basepath, name);
         }
+        if (rc == 0 && errno != 0) /* a listing cut short: the copy would lose files */
+            rc = fs_error(err, errno, "readdir", txn->basepath, name);
     }
     if (d != NULL)
         closedir(d);
@@ -562,7 +630,7 @@ int fs_remove_tree_at(int parent, const char *name)
     }
     int rc = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         int r;
@@ -573,17 +641,45 @@ int fs_remove_tree_at(int parent, const char *name)
         if (r != 0 && rc == 0)
             rc = r;
     }
+    if (errno != 0 && rc == 0)
+        rc = errno;
     closedir(d);
     if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && rc == 0)
         rc = errno;
     return rc;
 }
 
+/* What a non-regular st is, for messages. */
+static const char *file_kind(const struct stat *st)
+{
+    switch (st->st_mode & S_IFMT) {
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symbolic link";
+    default: return "not a file";
+    }
+}
+
+/* "read <base>/<rel>: not a regular file (a FIFO)", errno EINVAL. */
+static int not_regular(image_error *err, const struct stat *st, const char *base, const char *rel)
+{
+    char *path = fs_join(base, rel);
+    error_set(err, IMAGE_STORE_ESYS, "read %s: not a regular file (%s)", path ? path : base,
+              file_kind(st));
+    err->sys_errno = EINVAL;
+    free(path);
+    return IMAGE_STORE_ESYS;
+}
+
 int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
                  size_t *len, image_error *err)
 {
-    /* O_NONBLOCK: a FIFO planted in the store must not hang the reader */
-    int fd = fs_open_beneath(basefd, rel, O_RDONLY | O_NONBLOCK, 0);
+    /* O_NONBLOCK: opening (or reading) a FIFO planted in the store must not
+     * hang; O_NOCTTY: nor may a terminal become ours */
+    int fd = fs_open_beneath(basefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0)
         return fs_error(err, errno, "open", basepath, rel);
     struct stat st;
@@ -596,22 +692,26 @@ int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_
         }
         if (!S_ISREG(st.st_mode)) {
             close(fd);
-            return fs_error(err, EINVAL, "read", basepath, rel);
+            return not_regular(err, &st, basepath, rel);
         }
         size_hint = (size_t)st.st_size;
     }
     /* One byte more than expected: a short read then means end of file. */
     size_t cap = size_hint + 2, used = 0;
     char *buf = malloc(cap);
-    int rc = 0;
+    int rc = 0, read_errno = 0;
     while (buf != NULL) {
         if (used + 1 >= cap) { /* larger than expected: is it a file at all? */
-            if (!checked && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-                rc = fs_error(err, EINVAL, "read", basepath, rel);
-                break;
+            if (!checked) {
+                if (fstat(fd, &st) != 0)
+                    rc = fs_error(err, errno, "stat", basepath, rel);
+                else if (!S_ISREG(st.st_mode)) /* /dev/zero would never end */
+                    rc = not_regular(err, &st, basepath, rel);
+                checked = true;
+                if (rc != 0)
+                    break;
             }
-            checked = true;
-            char *bigger = realloc(buf, cap * 2);
+            char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
             if (bigger == NULL) {
                 free(buf);
                 buf = NULL;
@@ -624,13 +724,26 @@ int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = fs_error(err, errno, "read", basepath, rel);
+            read_errno = errno;
             break;
         }
         used += (size_t)n;
         if (n == 0 || used + 1 < cap) /* end of file, or a short read of a regular file */
             break;
     }
+    /* With a hint the common case (the expected bytes) costs no fstat: a
+     * non-regular file that delivers exactly those bytes gives nothing a
+     * regular file with them would not. Anything else (more, fewer, an
+     * error, EAGAIN of an empty FIFO) is checked before it is believed. */
+    if (!checked && buf != NULL && (read_errno != 0 || used != size_hint)) {
+        if (fstat(fd, &st) != 0) {
+            rc = fs_error(err, errno, "stat", basepath, rel);
+        } else if (!S_ISREG(st.st_mode)) {
+            rc = not_regular(err, &st, basepath, rel);
+        }
+    }
+    if (rc == 0 && read_errno != 0)
+        rc = fs_error(err, read_errno, "read", basepath, rel);
     close(fd);
     if (buf == NULL)
         return fs_error(err, ENOMEM, "read", basepath, rel);

@@ -73,6 +73,9 @@ int fs_txn_stage_dir(fs_txn *txn, const char *name, image_error *err);
 int fs_txn_stage_remove(fs_txn *txn, const char *name, image_error *err);
 /* True when name is a directory staged (new) in this transaction. */
 bool fs_txn_has_dir(const fs_txn *txn, const char *name);
+/* True when the live directory name is staged for removal (and not staged
+ * anew since). */
+bool fs_txn_removes(const fs_txn *txn, const char *name);
 /* Where the staged content of dir/name is, relative to base (malloc'd), or
  * NULL when nothing is staged for it. */
 char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name);
@@ -80,12 +83,23 @@ int fs_txn_commit(fs_txn *txn, image_error *err);
 /* Removes everything staged and not committed; the transaction is empty after. */
 void fs_txn_free(fs_txn *txn);
 
-/* Opens rel below basefd without following symlinks anywhere on the way. */
+/* Opens rel below basefd without following symlinks anywhere on the way:
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or, where that is ENOSYS
+ * (before Linux 5.6, some seccomp profiles), fs_open_beneath_walk(). -1 with
+ * errno: ELOOP for a symlink, EXDEV for a way out. */
 int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode);
+/* The fallback, exposed for tests: walks rel one component at a time, each
+ * directory opened O_PATH | O_DIRECTORY | O_NOFOLLOW, the last one with
+ * flags | O_NOFOLLOW. Refuses an absolute path and ".." (EXDEV), an empty
+ * component ("", "a//b", "a/": EINVAL), a symlink anywhere (ELOOP). */
+int fs_open_beneath_walk(int basefd, const char *rel, int flags, unsigned mode);
 /* Removes a tree below dirfd without following symlinks; returns 0 or an errno. */
 int fs_remove_tree_at(int dirfd, const char *name);
-/* Reads base/rel into a malloc'd, NUL-terminated buffer. With a size_hint
- * (the size the file should have) it skips the fstat; 0: unknown. */
+/* Reads base/rel into a malloc'd, NUL-terminated buffer. Only a regular
+ * file is read: anything else is "read <path>: not a regular file (a FIFO)"
+ * (IMAGE_STORE_ESYS, errno EINVAL); opening never blocks. With a size_hint
+ * (the size the file should have; 0: unknown) the fstat is made only when
+ * the bytes read are not exactly that many. */
 int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
                  size_t *len, image_error *err);
 /* Writes base/name durably and atomically on its own (a transaction of one). */

@@ -12,7 +12,7 @@
  *       return -1;
  *   }
  *   image_storage_images img;
- *   if (st.create(NULL, names, 1, NULL, "{}", (timestamp){0}, NULL, &st, &img) == 0)
+ *   if (st.create(NULL, names, 1, NULL, "{}", IMAGE_TIME_NOW, NULL, &st, &img) == 0)
  *       image_storage_images_clear(&img);
  *   image_store_close(&st);
  *
@@ -52,16 +52,19 @@ enum image_store_error {
     IMAGE_STORE_EINVAL = -5,     /* malformed ID, key, digest, name or time */
     IMAGE_STORE_EAMBIGUOUS = -6, /* an ID prefix matches several images */
     IMAGE_STORE_EREADONLY = -7,  /* the store was opened read-only */
-    IMAGE_STORE_ECORRUPT = -8,   /* a record on disk is unusable */
-    IMAGE_STORE_EHOOK = -9       /* a hook failed; the message is the hook's */
+    IMAGE_STORE_ECORRUPT = -8,   /* a store file (lock file, .quarantine) is unusable */
+    IMAGE_STORE_EHOOK = -9,      /* a hook failed; the message is the hook's */
+    IMAGE_STORE_ELAYOUT = -10    /* the directory holds another tool's layout */
 };
 
-/* A point in time: seconds since the epoch (UTC) and nanoseconds. {0,0} in
- * create() means "now". */
+/* A point in time: seconds since the epoch (UTC) and nanoseconds. {0,0} is
+ * the epoch itself; IMAGE_TIME_NOW in create() means "now". */
 typedef struct timestamp {
     int64_t seconds;
     int32_t nanos;
 } timestamp;
+
+#define IMAGE_TIME_NOW ((timestamp){INT64_MIN, 0})
 
 typedef enum image_flag_kind {
     IMAGE_FLAG_NULL,
@@ -105,8 +108,9 @@ typedef struct image_storage_images {
 
 /* Something load() skipped, check() found or repair() did: the file, a
  * stable kind ("unparseable", "id-mismatch", "no-record", "not-an-image",
+ * "not-a-directory", "not-a-file", "unreadable", "unsupported",
  * "duplicate-name", "big-data-missing", "big-data-size", "big-data-digest",
- * "orphan-file", "temp-file"; for repair(): "quarantined", "removed",
+ * "orphan-file", "temp-file", "lock-file"; for repair(): "quarantined", "removed",
  * "re-recorded", "dropped-big-data", "recorded-file", "dropped-name"), and
  * a sentence. */
 typedef struct image_store_problem {
@@ -206,7 +210,10 @@ void image_store_batch_abort(image_store_t *image_store);
  * losing data: it quarantines (moves to <dir>/.quarantine/) what cannot be
  * an image, re-records actual sizes and digests, records big-data files no
  * record named, drops names held twice and what no file backs, and removes
- * temp files; it returns what it did. Both return kinds as in
+ * temp files; it returns what it did. It goes on past a step that fails
+ * and still returns, with -1, the list of what it did (release it too). It
+ * never acts on what it could not read ("unreadable") or on records beyond
+ * this library's limits ("unsupported"). Both return kinds as in
  * image_store_problem; release with image_store_problems_free(). */
 int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
 int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);

@@ -1,13 +1,18 @@
 #include "record.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "digest.h"
+#include "index.h"
+#include "text.h"
 
 bool image_id_is_valid(const char *id)
 {
@@ -103,6 +108,93 @@ bool str_list_contains(const str_list *l, const char *s)
         if (strcmp(l->items[i], s) == 0)
             return true;
     return false;
+}
+
+/* ---- deduplication in linear time ---- */
+
+/* Lists up to this long are searched linearly; longer ones get a hash map. */
+#define SMALL_SET 16
+
+/* A set of borrowed strings: a short array first, a strmap once large. */
+typedef struct str_set {
+    const char *few[SMALL_SET];
+    size_t len;
+    strmap map; /* once len > SMALL_SET; values are the set itself */
+} str_set;
+
+static void str_set_init(str_set *set)
+{
+    set->len = 0;
+    strmap_init(&set->map);
+}
+
+static void str_set_free(str_set *set)
+{
+    strmap_free(&set->map);
+}
+
+static bool str_set_has(const str_set *set, const char *s)
+{
+    if (set->len > SMALL_SET)
+        return strmap_get(&set->map, s) != NULL;
+    for (size_t i = 0; i < set->len; i++)
+        if (strcmp(set->few[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Adds s (kept alive by the caller); 0 or -1 (allocation, set unchanged). */
+static int str_set_add(str_set *set, const char *s)
+{
+    if (set->len < SMALL_SET) {
+        set->few[set->len++] = s;
+        return 0;
+    }
+    if (set->len == SMALL_SET) { /* moving to the map */
+        if (strmap_reserve(&set->map, 2 * SMALL_SET) != 0)
+            return -1;
+        for (size_t i = 0; i < SMALL_SET; i++)
+            strmap_put(&set->map, set->few[i], set); /* reserved */
+    }
+    if (strmap_put(&set->map, s, set) != 0) {
+        if (set->len == SMALL_SET)
+            strmap_free(&set->map);
+        return -1;
+    }
+    set->len++;
+    return 0;
+}
+
+/* Appends a copy of s to l unless set has it; 0 or -1 (allocation). */
+static int append_unique(str_list *l, str_set *set, const char *s)
+{
+    if (str_set_has(set, s))
+        return 0;
+    if (str_list_append(l, s) != 0)
+        return -1;
+    if (str_set_add(set, l->items[l->len - 1]) != 0) {
+        str_list_remove_at(l, l->len - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int str_list_merge_unique(str_list *out, const str_list *first, const str_list *second)
+{
+    str_list merged = {NULL, 0, 0};
+    str_set seen;
+    str_set_init(&seen);
+    const str_list *srcs[] = {first, second};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; srcs[k] != NULL && i < srcs[k]->len; i++)
+            if (append_unique(&merged, &seen, srcs[k]->items[i]) != 0) {
+                str_set_free(&seen);
+                str_list_free(&merged);
+                return -1;
+            }
+    str_set_free(&seen);
+    *out = merged;
+    return 0;
 }
 
 static int str_list_copy(str_list *dst, const str_list *src)
@@ -389,17 +481,20 @@ bool record_has_name(const image_record *r, const char *name)
 int record_recompute_digests(image_record *r)
 {
     str_list digests = {NULL, 0, 0};
-    if (r->digest_explicit && r->digest != NULL && str_list_append(&digests, r->digest) != 0)
-        return -1;
-    for (size_t i = 0; i < r->big_data_len; i++) {
+    str_set seen;
+    str_set_init(&seen);
+    int rc = 0;
+    if (r->digest_explicit && r->digest != NULL)
+        rc = append_unique(&digests, &seen, r->digest);
+    for (size_t i = 0; rc == 0 && i < r->big_data_len; i++) {
         const big_data_item *b = &r->big_data[i];
-        if (b->digest == NULL || !record_is_manifest_key(b->name) ||
-            str_list_contains(&digests, b->digest))
-            continue;
-        if (str_list_append(&digests, b->digest) != 0) {
-            str_list_free(&digests);
-            return -1;
-        }
+        if (b->digest != NULL && record_is_manifest_key(b->name))
+            rc = append_unique(&digests, &seen, b->digest);
+    }
+    str_set_free(&seen);
+    if (rc != 0) {
+        str_list_free(&digests);
+        return -1;
     }
     if (!r->digest_explicit) {
         char *digest = NULL;
@@ -417,9 +512,10 @@ int record_recompute_digests(image_record *r)
 
 /* ---- JSON out ---- */
 
+/* In record_serialize(): st keeps the failure. */
 #define GEN(call)                                                                                  \
     do {                                                                                           \
-        if ((call) != yajl_gen_status_ok)                                                          \
+        if ((st = (call)) != yajl_gen_status_ok)                                                   \
             goto fail;                                                                             \
     } while (0)
 
@@ -428,10 +524,26 @@ static yajl_gen_status gen_string(yajl_gen g, const char *s)
     return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-/* Writes a yajl tree value back as JSON; numbers keep their original text. */
-static yajl_gen_status gen_value(yajl_gen g, yajl_val v)
+static char *value_to_json(yajl_val v);
+static yajl_gen_status gen_raw(yajl_gen g, const char *json);
+
+/* yajl_gen refuses to nest deeper than YAJL_MAX_DEPTH (128): a subtree this
+ * deep in one generator is written by a fresh one and spliced in as text. */
+#define GEN_SPLICE_DEPTH 100
+
+/* Writes a yajl tree value back as JSON at nesting depth (of generator g);
+ * numbers keep their original text. Only allocation can make it fail. */
+static yajl_gen_status gen_value(yajl_gen g, yajl_val v, size_t depth)
 {
     yajl_gen_status st = yajl_gen_status_ok;
+    if ((YAJL_IS_ARRAY(v) || YAJL_IS_OBJECT(v)) && depth >= GEN_SPLICE_DEPTH) {
+        char *json = value_to_json(v);
+        if (json == NULL)
+            return yajl_gen_generation_complete; /* any failure: only malloc fails */
+        st = gen_raw(g, json);
+        free(json);
+        return st;
+    }
     if (v == NULL || YAJL_IS_NULL(v))
         return yajl_gen_null(g);
     if (YAJL_IS_STRING(v))
@@ -446,7 +558,7 @@ static yajl_gen_status gen_value(yajl_gen g, yajl_val v)
         if ((st = yajl_gen_array_open(g)) != yajl_gen_status_ok)
             return st;
         for (size_t i = 0; i < v->u.array.len; i++)
-            if ((st = gen_value(g, v->u.array.values[i])) != yajl_gen_status_ok)
+            if ((st = gen_value(g, v->u.array.values[i], depth + 1)) != yajl_gen_status_ok)
                 return st;
         return yajl_gen_array_close(g);
     }
@@ -454,7 +566,7 @@ static yajl_gen_status gen_value(yajl_gen g, yajl_val v)
         return st;
     for (size_t i = 0; i < v->u.object.len; i++) {
         if ((st = gen_string(g, v->u.object.keys[i])) != yajl_gen_status_ok ||
-            (st = gen_value(g, v->u.object.values[i])) != yajl_gen_status_ok)
+            (st = gen_value(g, v->u.object.values[i], depth + 1)) != yajl_gen_status_ok)
             return st;
     }
     return yajl_gen_map_close(g);
@@ -478,13 +590,14 @@ static int gen_take(yajl_gen g, char **out, size_t *len)
     return 0;
 }
 
+/* v as malloc'd JSON text, or NULL (allocation failure). */
 static char *value_to_json(yajl_val v)
 {
     char *out = NULL;
     yajl_gen g = yajl_gen_alloc(NULL);
     if (g == NULL)
         return NULL;
-    if (gen_value(g, v) != yajl_gen_status_ok || gen_take(g, &out, NULL) != 0)
+    if (gen_value(g, v, 0) != yajl_gen_status_ok || gen_take(g, &out, NULL) != 0)
         out = NULL;
     yajl_gen_free(g);
     return out;
@@ -521,10 +634,13 @@ static yajl_gen_status gen_opt_string(yajl_gen g, const char *key, const char *v
 
 int record_serialize(char **out, size_t *len, const image_record *r)
 {
-    int rc = -1;
+    int rc = RECORD_NOMEM;
+    yajl_gen_status st = yajl_gen_status_ok;
     yajl_gen g = yajl_gen_alloc(NULL);
     if (g == NULL)
-        return -1;
+        return RECORD_NOMEM;
+    /* a string that is not UTF-8 would make a record no parser reads back */
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
     GEN(yajl_gen_map_open(g));
     GEN(gen_opt_string(g, "id", r->id));
     GEN(gen_opt_string(g, "digest", r->digest));
@@ -570,8 +686,10 @@ int record_serialize(char **out, size_t *len, const image_record *r)
         GEN(gen_raw(g, r->extra_values[i]));
     }
     GEN(yajl_gen_map_close(g));
-    rc = gen_take(g, out, len);
+    rc = gen_take(g, out, len) == 0 ? 0 : RECORD_NOMEM;
 fail:
+    if (st == yajl_gen_invalid_string)
+        rc = RECORD_INVALID;
     yajl_gen_free(g);
     return rc;
 }
@@ -583,10 +701,314 @@ typedef struct parse_ctx {
     size_t why_len;
 } parse_ctx;
 
-static int bad(parse_ctx *c, const char *fmt, const char *what)
+/* Writes the reason to why (record text in it escaped for display) and
+ * returns code. */
+static int fail_as(parse_ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_as(parse_ctx *c, int code, const char *fmt, ...)
 {
-    snprintf(c->why, c->why_len, fmt, what);
-    return -1;
+    char raw[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    if (c->why_len > 0)
+        text_escape_into(c->why, c->why_len, raw);
+    return code;
+}
+
+#define bad(c, ...) fail_as((c), RECORD_INVALID, __VA_ARGS__)
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define DEPTH_REASON "nested deeper than " XSTR(RECORD_MAX_DEPTH) " levels"
+#define NUL_ESCAPE_REASON "a string holds \\u0000, which this library cannot keep"
+
+static int nomem(parse_ctx *c)
+{
+    return fail_as(c, RECORD_NOMEM, "%s", "out of memory");
+}
+
+/* One linear pass before yajl sees the text, skipping strings and comments
+ * (tree_parse() allows comments) the way yajl's lexer does. Refuses
+ * nesting deeper than RECORD_MAX_DEPTH (yajl_tree_free() and gen_value()
+ * recurse), and a \u0000 escape, which yajl decodes into a NUL that would
+ * silently cut the string short. */
+static int prescan(parse_ctx *c, const char *s, size_t len)
+{
+    size_t depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '"':
+            for (i++; i < len && s[i] != '"'; i++) {
+                if (s[i] != '\\')
+                    continue;
+                if (len - i > 5 && memcmp(s + i + 1, "u0000", 5) == 0)
+                    return fail_as(c, RECORD_UNSUPPORTED, "%s", NUL_ESCAPE_REASON);
+                i++; /* the escaped character: \" and \\ end nothing */
+            }
+            break;
+        case '/':
+            if (i + 1 < len && s[i + 1] == '*') {
+                const char *end = memmem(s + i + 2, len - i - 2, "*/", 2);
+                i = end != NULL ? (size_t)(end - s) + 1 : len;
+            } else if (i + 1 < len && s[i + 1] == '/') {
+                const char *end = memchr(s + i + 2, '\n', len - i - 2);
+                i = end != NULL ? (size_t)(end - s) : len;
+            }
+            break;
+        case '[':
+        case '{':
+            if (++depth > RECORD_MAX_DEPTH)
+                return fail_as(c, RECORD_UNSUPPORTED, "%s", DEPTH_REASON);
+            break;
+        case ']':
+        case '}':
+            if (depth > 0)
+                depth--;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---- JSON text -> yajl tree ----
+ * The tree yajl_tree_parse() builds, built through yajl_parse() callbacks:
+ * yajl_tree grows each array and object one element per realloc, quadratic
+ * wherever realloc copies (ASan, other allocators); here they double. Comments
+ * are allowed, as yajl_tree_parse() allows them. Freed with yajl_tree_free(). */
+
+typedef struct tree_frame {
+    yajl_val v; /* the open array or object, attached when it closes */
+    size_t cap; /* room in its values (and keys) */
+    char *key;  /* object: the key waiting for its value */
+} tree_frame;
+
+typedef struct tree_builder {
+    tree_frame *stack;
+    size_t depth, cap;
+    yajl_val root;
+    int failure;        /* why a callback stopped the parse: a RECORD_* code */
+    const char *reason; /* with RECORD_UNSUPPORTED */
+} tree_builder;
+
+static yajl_val tree_node(tree_builder *tb, yajl_type type)
+{
+    yajl_val v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        tb->failure = RECORD_NOMEM;
+    else
+        v->type = type;
+    return v;
+}
+
+/* Attaches v (NULL: allocation failed) to the open container, or makes it
+ * the root; 1, or 0 to stop the parse. */
+static int tree_add(tree_builder *tb, yajl_val v)
+{
+    if (v == NULL)
+        return 0;
+    if (tb->depth == 0) {
+        tb->root = v;
+        return 1;
+    }
+    tree_frame *f = &tb->stack[tb->depth - 1];
+    yajl_val c = f->v;
+    bool array = YAJL_IS_ARRAY(c);
+    size_t len = array ? c->u.array.len : c->u.object.len;
+    if (len == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 4;
+        yajl_val *values = realloc(array ? c->u.array.values : c->u.object.values,
+                                   cap * sizeof(yajl_val));
+        if (values != NULL && array)
+            c->u.array.values = values;
+        else if (values != NULL)
+            c->u.object.values = values;
+        const char **keys = values == NULL || array
+                                ? NULL
+                                : realloc((void *)c->u.object.keys, cap * sizeof(char *));
+        if (values == NULL || (!array && keys == NULL)) {
+            yajl_tree_free(v);
+            tb->failure = RECORD_NOMEM;
+            return 0;
+        }
+        if (!array)
+            c->u.object.keys = keys;
+        f->cap = cap;
+    }
+    if (array) {
+        c->u.array.values[c->u.array.len++] = v;
+    } else {
+        c->u.object.keys[c->u.object.len] = f->key;
+        c->u.object.values[c->u.object.len++] = v;
+        f->key = NULL;
+    }
+    return 1;
+}
+
+/* A malloc'd copy of a decoded string; NULL with tb->failure set. */
+static char *tree_text(tree_builder *tb, const unsigned char *s, size_t len)
+{
+    if (memchr(s, '\0', len) != NULL) { /* prescan() refuses these first */
+        tb->failure = RECORD_UNSUPPORTED;
+        tb->reason = NUL_ESCAPE_REASON;
+        return NULL;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        tb->failure = RECORD_NOMEM;
+        return NULL;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+static int tree_null(void *ctx)
+{
+    return tree_add(ctx, tree_node(ctx, yajl_t_null));
+}
+
+static int tree_boolean(void *ctx, int value)
+{
+    return tree_add(ctx, tree_node(ctx, value ? yajl_t_true : yajl_t_false));
+}
+
+/* Keeps the text, with the integer and double readings yajl_tree gives. */
+static int tree_number(void *ctx, const char *s, size_t len)
+{
+    yajl_val v = tree_node(ctx, yajl_t_number);
+    if (v == NULL)
+        return 0;
+    if ((v->u.number.r = tree_text(ctx, (const unsigned char *)s, len)) == NULL) {
+        free(v);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long i = strtoll(v->u.number.r, &end, 10);
+    if (errno == 0 && *end == '\0') {
+        v->u.number.i = i;
+        v->u.number.flags |= YAJL_NUMBER_INT_VALID;
+    }
+    errno = 0;
+    double d = strtod(v->u.number.r, &end);
+    if (errno == 0 && *end == '\0') {
+        v->u.number.d = d;
+        v->u.number.flags |= YAJL_NUMBER_DOUBLE_VALID;
+    }
+    return tree_add(ctx, v);
+}
+
+static int tree_string(void *ctx, const unsigned char *s, size_t len)
+{
+    yajl_val v = tree_node(ctx, yajl_t_string);
+    if (v == NULL)
+        return 0;
+    if ((v->u.string = tree_text(ctx, s, len)) == NULL) {
+        free(v);
+        return 0;
+    }
+    return tree_add(ctx, v);
+}
+
+static int tree_key(void *ctx, const unsigned char *s, size_t len)
+{
+    tree_builder *tb = ctx;
+    tree_frame *f = &tb->stack[tb->depth - 1];
+    free(f->key); /* only set twice in a row after a failure */
+    f->key = tree_text(tb, s, len);
+    return f->key != NULL;
+}
+
+static int tree_open(tree_builder *tb, yajl_type type)
+{
+    if (tb->depth == RECORD_MAX_DEPTH) { /* prescan() refuses these first */
+        tb->failure = RECORD_UNSUPPORTED;
+        tb->reason = DEPTH_REASON;
+        return 0;
+    }
+    if (tb->depth == tb->cap) {
+        size_t cap = tb->cap ? 2 * tb->cap : 16;
+        tree_frame *stack = realloc(tb->stack, cap * sizeof(*stack));
+        if (stack == NULL) {
+            tb->failure = RECORD_NOMEM;
+            return 0;
+        }
+        tb->stack = stack;
+        tb->cap = cap;
+    }
+    yajl_val v = tree_node(tb, type);
+    if (v == NULL)
+        return 0;
+    tb->stack[tb->depth++] = (tree_frame){v, 0, NULL};
+    return 1;
+}
+
+static int tree_start_map(void *ctx)
+{
+    return tree_open(ctx, yajl_t_object);
+}
+
+static int tree_start_array(void *ctx)
+{
+    return tree_open(ctx, yajl_t_array);
+}
+
+static int tree_close(void *ctx)
+{
+    tree_builder *tb = ctx;
+    tree_frame f = tb->stack[--tb->depth];
+    free(f.key); /* NULL in valid JSON */
+    return tree_add(tb, f.v);
+}
+
+/* Parses json (len bytes) into *out; 0, or a RECORD_* code with why. */
+static int tree_parse(parse_ctx *c, const char *json, size_t len, yajl_val *out)
+{
+    static const yajl_callbacks callbacks = {
+        tree_null, tree_boolean, NULL, NULL, tree_number, tree_string, tree_start_map,
+        tree_key, tree_close, tree_start_array, tree_close};
+    tree_builder tb = {NULL, 0, 0, NULL, 0, NULL};
+    *out = NULL;
+    yajl_handle h = yajl_alloc(&callbacks, NULL, &tb);
+    if (h == NULL)
+        return nomem(c);
+    yajl_config(h, yajl_allow_comments, 1);
+    yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    int rc = 0;
+    if (st == yajl_status_ok) {
+        *out = tb.root;
+    } else {
+        if (tb.failure == RECORD_NOMEM) {
+            rc = nomem(c);
+        } else if (tb.failure == RECORD_UNSUPPORTED) {
+            rc = fail_as(c, RECORD_UNSUPPORTED, "%s", tb.reason);
+        } else {
+            unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
+            if (msg == NULL) {
+                rc = nomem(c);
+            } else {
+                msg[strcspn((char *)msg, "\n")] = '\0';
+                rc = bad(c, "not JSON: %s", msg[0] ? (char *)msg : "parse error");
+                yajl_free_error(h, msg);
+            }
+        }
+        while (tb.depth > 0) {
+            tree_frame *f = &tb.stack[--tb.depth];
+            free(f->key);
+            yajl_tree_free(f->v);
+        }
+        yajl_tree_free(tb.root);
+    }
+    free(tb.stack);
+    yajl_free(h);
+    return rc;
 }
 
 static int take_string(parse_ctx *c, yajl_val v, const char *key, char **out)
@@ -594,7 +1016,7 @@ static int take_string(parse_ctx *c, yajl_val v, const char *key, char **out)
     if (!YAJL_IS_STRING(v))
         return bad(c, "\"%s\" is not a string", key);
     if ((*out = strdup(v->u.string)) == NULL)
-        return bad(c, "%s", "out of memory");
+        return nomem(c);
     return 0;
 }
 
@@ -604,18 +1026,20 @@ static int take_list(parse_ctx *c, yajl_val v, const char *key, str_list *out, b
         return 0;
     if (!YAJL_IS_ARRAY(v))
         return bad(c, "\"%s\" is not an array", key);
-    for (size_t i = 0; i < v->u.array.len; i++) {
+    int rc = 0;
+    str_set seen; /* out's items */
+    str_set_init(&seen);
+    for (size_t i = 0; rc == 0 && i < v->u.array.len; i++) {
         yajl_val s = v->u.array.values[i];
         if (!YAJL_IS_STRING(s))
-            return bad(c, "\"%s\" holds a value that is not a string", key);
-        if (nonempty && s->u.string[0] == '\0')
-            return bad(c, "\"%s\" holds an empty string", key);
-        if (str_list_contains(out, s->u.string))
-            continue;
-        if (str_list_append(out, s->u.string) != 0)
-            return bad(c, "%s", "out of memory");
+            rc = bad(c, "\"%s\" holds a value that is not a string", key);
+        else if (nonempty && s->u.string[0] == '\0')
+            rc = bad(c, "\"%s\" holds an empty string", key);
+        else if (append_unique(out, &seen, s->u.string) != 0)
+            rc = nomem(c);
     }
-    return 0;
+    str_set_free(&seen);
+    return rc;
 }
 
 static yajl_val object_get(yajl_val obj, const char *key)
@@ -624,6 +1048,69 @@ static yajl_val object_get(yajl_val obj, const char *key)
         if (strcmp(obj->u.object.keys[i], key) == 0)
             return obj->u.object.values[i];
     return NULL;
+}
+
+/* Key lookups in a yajl object (NULL or another type: nothing found),
+ * through a map once it is large; of duplicate keys the first wins. */
+typedef struct obj_lookup {
+    yajl_val obj;
+    strmap map;
+} obj_lookup;
+
+static int obj_lookup_init(obj_lookup *l, yajl_val obj)
+{
+    l->obj = YAJL_IS_OBJECT(obj) ? obj : NULL;
+    strmap_init(&l->map);
+    if (l->obj == NULL || obj->u.object.len <= SMALL_SET)
+        return 0;
+    if (strmap_reserve(&l->map, obj->u.object.len) != 0)
+        return -1;
+    for (size_t i = obj->u.object.len; i-- > 0;) /* backwards: the first replaces the rest */
+        strmap_put(&l->map, obj->u.object.keys[i], obj->u.object.values[i]); /* reserved */
+    return 0;
+}
+
+static yajl_val obj_lookup_get(const obj_lookup *l, const char *key)
+{
+    if (l->obj == NULL)
+        return NULL;
+    return l->map.cap > 0 ? strmap_get(&l->map, key) : object_get(l->obj, key);
+}
+
+/* One big-data item: names[i], with its size and digest when recorded. */
+static int take_big_data_item(parse_ctx *c, yajl_val n, const obj_lookup *sizes,
+                              const obj_lookup *digests, str_set *seen, image_record *r)
+{
+    if (!YAJL_IS_STRING(n))
+        return bad(c, "\"%s\" holds a value that is not a string", "big-data-names");
+    const char *why;
+    char file[256];
+    if (big_data_file_name_into(file, n->u.string, &why) != 0)
+        return bad(c, "unsafe big-data key: %s", why);
+    if (str_set_has(seen, n->u.string))
+        return 0;
+    big_data_item *b = &r->big_data[r->big_data_len];
+    b->size = -1;
+    if ((b->name = strdup(n->u.string)) == NULL)
+        return nomem(c);
+    r->big_data_len++;
+    if (str_set_add(seen, b->name) != 0)
+        return nomem(c);
+    yajl_val sz = obj_lookup_get(sizes, n->u.string);
+    if (sz != NULL) {
+        if (!YAJL_IS_INTEGER(sz) || YAJL_GET_INTEGER(sz) < 0)
+            return bad(c, "size of big-data item \"%s\" is not a non-negative integer",
+                       n->u.string);
+        b->size = YAJL_GET_INTEGER(sz);
+    }
+    yajl_val dg = obj_lookup_get(digests, n->u.string);
+    if (dg != NULL && !YAJL_IS_NULL(dg)) {
+        if (!YAJL_IS_STRING(dg) || !digest_is_valid(dg->u.string))
+            return bad(c, "digest of big-data item \"%s\" is not a valid digest", n->u.string);
+        if ((b->digest = strdup(dg->u.string)) == NULL)
+            return nomem(c);
+    }
+    return 0;
 }
 
 static int take_big_data(parse_ctx *c, yajl_val root, image_record *r)
@@ -641,39 +1128,19 @@ static int take_big_data(parse_ctx *c, yajl_val root, image_record *r)
         return bad(c, "\"%s\" is not an object", "big-data-digests");
     r->big_data = calloc(names->u.array.len + 1, sizeof(big_data_item));
     if (r->big_data == NULL)
-        return bad(c, "%s", "out of memory");
-    for (size_t i = 0; i < names->u.array.len; i++) {
-        yajl_val n = names->u.array.values[i];
-        if (!YAJL_IS_STRING(n))
-            return bad(c, "\"%s\" holds a value that is not a string", "big-data-names");
-        const char *why;
-        char file[256];
-        if (big_data_file_name_into(file, n->u.string, &why) != 0)
-            return bad(c, "unsafe big-data key: %s", why);
-        if (record_find_big_data(r, n->u.string) != NULL)
-            continue;
-        big_data_item *b = &r->big_data[r->big_data_len];
-        b->size = -1;
-        if ((b->name = strdup(n->u.string)) == NULL)
-            return bad(c, "%s", "out of memory");
-        r->big_data_len++;
-        yajl_val sz = YAJL_IS_OBJECT(sizes) ? object_get(sizes, n->u.string) : NULL;
-        if (sz != NULL) {
-            if (!YAJL_IS_INTEGER(sz) || YAJL_GET_INTEGER(sz) < 0)
-                return bad(c, "size of big-data item \"%s\" is not a non-negative integer",
-                           n->u.string);
-            b->size = YAJL_GET_INTEGER(sz);
-        }
-        yajl_val dg = YAJL_IS_OBJECT(digests) ? object_get(digests, n->u.string) : NULL;
-        if (dg != NULL && !YAJL_IS_NULL(dg)) {
-            if (!YAJL_IS_STRING(dg) || !digest_is_valid(dg->u.string))
-                return bad(c, "digest of big-data item \"%s\" is not a valid digest",
-                           n->u.string);
-            if ((b->digest = strdup(dg->u.string)) == NULL)
-                return bad(c, "%s", "out of memory");
-        }
-    }
-    return 0;
+        return nomem(c);
+    obj_lookup by_size, by_digest;
+    str_set seen; /* the names taken */
+    str_set_init(&seen);
+    int rc = 0;
+    if (obj_lookup_init(&by_size, sizes) != 0 || obj_lookup_init(&by_digest, digests) != 0)
+        rc = nomem(c);
+    for (size_t i = 0; rc == 0 && i < names->u.array.len; i++)
+        rc = take_big_data_item(c, names->u.array.values[i], &by_size, &by_digest, &seen, r);
+    str_set_free(&seen);
+    strmap_free(&by_size.map);
+    strmap_free(&by_digest.map);
+    return rc;
 }
 
 static bool is_known_key(const char *key)
@@ -691,27 +1158,29 @@ static bool is_known_key(const char *key)
 static int take_fields(parse_ctx *c, yajl_val root, image_record *r)
 {
     yajl_val v;
+    int rc;
     if ((v = object_get(root, "id")) == NULL)
         return bad(c, "%s", "no \"id\"");
     if (!YAJL_IS_STRING(v) || !image_id_is_valid(v->u.string))
         return bad(c, "%s", "\"id\" is not 64 lowercase hex characters");
-    if (take_string(c, v, "id", &r->id))
-        return -1;
+    if ((rc = take_string(c, v, "id", &r->id)) != 0)
+        return rc;
     if ((v = object_get(root, "digest")) != NULL && !YAJL_IS_NULL(v)) {
         if (!YAJL_IS_STRING(v))
             return bad(c, "\"%s\" is not a string", "digest");
         if (v->u.string[0] != '\0') {
             if (!digest_is_valid(v->u.string))
                 return bad(c, "\"digest\" is not a valid digest: %s", v->u.string);
-            if (take_string(c, v, "digest", &r->digest))
-                return -1;
+            if ((rc = take_string(c, v, "digest", &r->digest)) != 0)
+                return rc;
         }
     }
-    if ((v = object_get(root, "names")) != NULL && take_list(c, v, "names", &r->names, true))
-        return -1;
+    if ((v = object_get(root, "names")) != NULL &&
+        (rc = take_list(c, v, "names", &r->names, true)) != 0)
+        return rc;
     if ((v = object_get(root, "names-history")) != NULL &&
-        take_list(c, v, "names-history", &r->names_history, false))
-        return -1;
+        (rc = take_list(c, v, "names-history", &r->names_history, false)) != 0)
+        return rc;
     static const struct {
         const char *key;
         size_t offset;
@@ -724,8 +1193,8 @@ static int take_fields(parse_ctx *c, yajl_val root, image_record *r)
         char **slot = (char **)((char *)r + strings[i].offset);
         if (*slot != NULL || (v = object_get(root, strings[i].key)) == NULL || YAJL_IS_NULL(v))
             continue;
-        if (take_string(c, v, strings[i].key, slot))
-            return -1;
+        if ((rc = take_string(c, v, strings[i].key, slot)) != 0)
+            return rc;
     }
     if ((v = object_get(root, "size")) != NULL && !YAJL_IS_NULL(v)) {
         if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
@@ -736,7 +1205,7 @@ static int take_fields(parse_ctx *c, yajl_val root, image_record *r)
         if (!YAJL_IS_OBJECT(v))
             return bad(c, "\"%s\" is not an object", "flags");
         if ((r->flags_json = value_to_json(v)) == NULL)
-            return bad(c, "%s", "out of memory");
+            return nomem(c);
     }
     return take_big_data(c, root, r);
 }
@@ -747,7 +1216,7 @@ static int take_extras(parse_ctx *c, yajl_val root, image_record *r)
     r->extra_keys = calloc(n + 1, sizeof(char *));
     r->extra_values = calloc(n + 1, sizeof(char *));
     if (r->extra_keys == NULL || r->extra_values == NULL)
-        return bad(c, "%s", "out of memory");
+        return nomem(c);
     for (size_t i = 0; i < n; i++) {
         const char *key = root->u.object.keys[i];
         if (is_known_key(key))
@@ -756,7 +1225,7 @@ static int take_extras(parse_ctx *c, yajl_val root, image_record *r)
         r->extra_values[r->extra_len] = value_to_json(root->u.object.values[i]);
         r->extra_len++;
         if (r->extra_keys[r->extra_len - 1] == NULL || r->extra_values[r->extra_len - 1] == NULL)
-            return bad(c, "%s", "out of memory");
+            return nomem(c);
     }
     if (r->extra_len == 0) {
         free(r->extra_keys);
@@ -769,36 +1238,33 @@ static int take_extras(parse_ctx *c, yajl_val root, image_record *r)
 int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len)
 {
     parse_ctx c = {why, why_len};
-    char errbuf[256];
+    int rc;
     *out = NULL;
     if (memchr(json, '\0', len) != NULL)
         return bad(&c, "%s", "not JSON: contains a NUL byte");
-    yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
-    if (root == NULL) {
-        errbuf[strcspn(errbuf, "\n")] = '\0';
-        return bad(&c, "not JSON: %s", errbuf[0] ? errbuf : "parse error");
-    }
+    if ((rc = prescan(&c, json, len)) != 0)
+        return rc;
+    yajl_val root;
+    if ((rc = tree_parse(&c, json, len, &root)) != 0)
+        return rc;
     image_record *r = record_new();
-    int rc = -1;
     if (r == NULL) {
-        bad(&c, "%s", "out of memory");
+        rc = nomem(&c);
     } else if (!YAJL_IS_OBJECT(root)) {
-        bad(&c, "%s", "not a JSON object");
-    } else if (take_fields(&c, root, r) == 0 && take_extras(&c, root, r) == 0) {
+        rc = bad(&c, "%s", "not a JSON object");
+    } else if ((rc = take_fields(&c, root, r)) == 0 && (rc = take_extras(&c, root, r)) == 0) {
         r->digest_explicit = r->digest != NULL;
         for (size_t i = 0; r->digest != NULL && i < r->big_data_len; i++)
             if (record_is_manifest_key(r->big_data[i].name) && r->big_data[i].digest != NULL &&
                 strcmp(r->big_data[i].digest, r->digest) == 0)
                 r->digest_explicit = false;
-        if (record_recompute_digests(r) == 0)
-            rc = 0;
-        else
-            bad(&c, "%s", "out of memory");
+        if (record_recompute_digests(r) != 0)
+            rc = nomem(&c);
     }
     yajl_tree_free(root);
     if (rc != 0) {
         record_free(r);
-        return -1;
+        return rc;
     }
     *out = r;
     return 0;
@@ -808,9 +1274,10 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
 
 static int copy_flags(image_storage_images *out, const char *json)
 {
-    char errbuf[64];
-    yajl_val root = yajl_tree_parse(json, errbuf, sizeof(errbuf));
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+    char why[64];
+    parse_ctx c = {why, sizeof(why)};
+    yajl_val root;
+    if (tree_parse(&c, json, strlen(json), &root) != 0 || !YAJL_IS_OBJECT(root)) {
         yajl_tree_free(root);
         return -1;
     }

@@ -63,9 +63,23 @@ typedef struct image_record {
     size_t extra_len;
 } image_record;
 
-/* Parses and validates; on failure returns -1 and writes the reason to why. */
+/* The deepest nesting of arrays and objects a record may hold (the record's
+ * own object is level 1). Deeper text is refused before it is parsed. */
+#define RECORD_MAX_DEPTH 1000
+
+/* record_parse() and record_serialize() failures. */
+enum {
+    RECORD_INVALID = -1,     /* not a valid record */
+    RECORD_UNSUPPORTED = -2, /* maybe valid, but this library cannot hold it */
+    RECORD_NOMEM = -3,       /* allocation failure */
+};
+
+/* Parses and validates json (len bytes, NUL-terminated); 0, or a RECORD_*
+ * code with a sentence in why: RECORD_INVALID, RECORD_UNSUPPORTED (nested
+ * deeper than RECORD_MAX_DEPTH, or a string holding \u0000), RECORD_NOMEM. */
 int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len);
-/* Serializes to malloc'd JSON text; 0 or -1 (allocation failure). */
+/* Serializes to malloc'd JSON text; 0, RECORD_INVALID when a string is not
+ * UTF-8 (nothing unreadable is ever written), or RECORD_NOMEM. */
 int record_serialize(char **out, size_t *len, const image_record *r);
 image_record *record_new(void);
 /* A copy in one allocation (record and every string and array it points
@@ -92,7 +106,13 @@ int str_list_append(str_list *l, const char *s);
 int str_list_reserve(str_list *l, size_t n);
 void str_list_remove_at(str_list *l, size_t i);
 void str_list_free(str_list *l);
+/* Linear search: for short lists. */
 bool str_list_contains(const str_list *l, const char *s);
+/* out = copies of the items of first, then of second, each once, in order
+ * of first appearance (either may be NULL); linear time. out is overwritten,
+ * never freed or read (it may be uninitialized); 0, or -1 on allocation
+ * failure with out untouched. */
+int str_list_merge_unique(str_list *out, const str_list *first, const str_list *second);
 
 bool image_id_is_valid(const char *id);
 /* Big-data key -> file name (containers/storage's rule) into out; 0, or -1

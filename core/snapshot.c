@@ -6,16 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "digest.h"
 #include "fs.h"
 #include "image_store.h"
+#include "text.h"
 
-#define SNAPSHOT_MAGIC "imgstsn1"
+#define SNAPSHOT_MAGIC "imgstsn2" /* 2: stamps of record files (with size), not of directories */
 #define HEADER_LEN (8 + 8 + 8 + 32 + 8 + 40) /* magic, count, body length, sha256(body), generation, boot id */
 #define NO_STRING UINT32_MAX
+/* An entry: the stamp (inode with the racy bit, mtime, ctime, size), the
+ * record's length, then the record, whose first field is the id (its length
+ * and 64 bytes). */
+#define STAMP_WORDS 6
+#define ID_AT (STAMP_WORDS * 8 + 4 + 4)
 
 /* ---- writing ---- */
 
@@ -112,6 +118,7 @@ static void put_stamp(buf *b, const struct stat *st, bool racy)
     put_u64(b, (uint64_t)st->st_mtim.tv_nsec);
     put_u64(b, (uint64_t)st->st_ctim.tv_sec);
     put_u64(b, (uint64_t)st->st_ctim.tv_nsec);
+    put_u64(b, (uint64_t)st->st_size);
 }
 
 int snapshot_write(int dirfd, const char *dir, image_record *const *records, size_t n,
@@ -125,7 +132,9 @@ int snapshot_write(int dirfd, const char *dir, image_record *const *records, siz
     uint64_t count = 0;
     for (size_t i = 0; i < n; i++) {
         struct stat st;
-        if (fstatat(dirfd, records[i]->id, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+        char rel[64 + 1 + sizeof(SNAPSHOT_RECORD_FILE)];
+        snprintf(rel, sizeof(rel), "%s/%s", records[i]->id, SNAPSHOT_RECORD_FILE);
+        if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue; /* not on disk (yet): nothing to vouch for */
         bool racy = st.st_ctim.tv_sec >= now.tv_sec - 1 || st.st_mtim.tv_sec >= now.tv_sec - 1;
         put_stamp(&b, &st, racy);
@@ -203,7 +212,7 @@ static char *lay_str(layout *l, reader *r)
     uint32_t n = get_u32(r);
     if (r->bad || n == NO_STRING)
         return NULL;
-    if ((size_t)(r->end - r->p) < n || memchr(r->p, '\0', n) != NULL) {
+    if ((size_t)(r->end - r->p) < n || memchr(r->p, '\0', n) != NULL || !text_is_utf8(r->p, n)) {
         r->bad = true;
         return NULL;
     }
@@ -348,24 +357,15 @@ static image_record *decode_record(const char *p, size_t len, record_arena *aren
 
 snapshot *snapshot_read(int dirfd, const char *dir)
 {
-    (void)dir;
     snapshot *snap = calloc(1, sizeof(*snap));
     if (snap == NULL)
         return NULL;
-    /* Mapped, not read: the page cache is used in place, with no copy. */
-    struct stat st;
-    int fd = fs_open_beneath(dirfd, SNAPSHOT_FILE, O_RDONLY, 0);
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < HEADER_LEN) {
-        if (fd >= 0)
-            close(fd);
+    /* Read, not mapped: a mapping would die of SIGBUS if someone truncated
+     * the file while we decode it. */
+    image_error err;
+    if (fs_read_file(dirfd, dir, SNAPSHOT_FILE, 0, &snap->data, &snap->len, &err) != 0 ||
+        snap->len < HEADER_LEN)
         goto bad;
-    }
-    snap->len = (size_t)st.st_size;
-    void *map = mmap(NULL, snap->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        goto bad;
-    snap->data = map;
     if (memcmp(snap->data, SNAPSHOT_MAGIC, 8) != 0)
         goto bad;
     uint64_t count, body_len;
@@ -394,7 +394,7 @@ snapshot *snapshot_read(int dirfd, const char *dir)
     reader r = {snap->data + HEADER_LEN, snap->data + snap->len, false};
     for (uint64_t i = 0; i < count; i++) {
         size_t at = (size_t)(r.p - snap->data);
-        uint64_t stamp[5];
+        uint64_t stamp[STAMP_WORDS];
         get(&r, stamp, sizeof(stamp));
         uint32_t len = get_u32(&r);
         reader peek = r; /* the id is the record's first string */
@@ -402,9 +402,9 @@ snapshot *snapshot_read(int dirfd, const char *dir)
         if (r.bad || n != 64 || (size_t)(r.end - r.p) < len || len < 68)
             goto bad;
         /* entries are written in ID order: that makes lookups a merge. An entry
-         * is the stamp (40 bytes), the record length (4), then the record,
+         * is the stamp (STAMP_WORDS * 8 bytes), the record length (4), then the record,
          * whose first field is the id: its length (4) and 64 bytes. */
-        if (i > 0 && memcmp(snap->data + snap->entries[i - 1] + 48, r.p + 4, 64) >= 0)
+        if (i > 0 && memcmp(snap->data + snap->entries[i - 1] + ID_AT, r.p + 4, 64) >= 0)
             goto bad;
         snap->entries[i] = at;
         r.p += len;
@@ -425,21 +425,21 @@ image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *s
      * search serves anyone who does not. */
     size_t lo = 0, hi = snap->count;
     if (snap->cursor < snap->count &&
-        memcmp(snap->data + snap->entries[snap->cursor] + 48, id, 64) <= 0)
+        memcmp(snap->data + snap->entries[snap->cursor] + ID_AT, id, 64) <= 0)
         lo = snap->cursor;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (memcmp(snap->data + snap->entries[mid] + 48, id, 64) < 0)
+        if (memcmp(snap->data + snap->entries[mid] + ID_AT, id, 64) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     snap->cursor = lo;
-    if (lo == snap->count || memcmp(snap->data + snap->entries[lo] + 48, id, 64) != 0)
+    if (lo == snap->count || memcmp(snap->data + snap->entries[lo] + ID_AT, id, 64) != 0)
         return NULL;
     reader r = {snap->data + snap->entries[lo], snap->data + snap->len, false};
     uint64_t ino = get_u64(&r), ms = get_u64(&r), mns = get_u64(&r), cs = get_u64(&r),
-             cns = get_u64(&r);
+             cns = get_u64(&r), size = get_u64(&r);
     uint32_t len = get_u32(&r);
     bool racy = (ino >> 63) != 0;
     ino &= ~(1ULL << 63);
@@ -447,7 +447,7 @@ image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *s
         return NULL;
     if (ino != (uint64_t)st->st_ino || ms != (uint64_t)st->st_mtim.tv_sec ||
         mns != (uint64_t)st->st_mtim.tv_nsec || cs != (uint64_t)st->st_ctim.tv_sec ||
-        cns != (uint64_t)st->st_ctim.tv_nsec)
+        cns != (uint64_t)st->st_ctim.tv_nsec || size != (uint64_t)st->st_size)
         return NULL;
     image_record *rec = decode_record(r.p, len, arena);
     if (rec != NULL && strcmp(rec->id, id) != 0) {
@@ -462,7 +462,6 @@ void snapshot_free(snapshot *snap)
     if (snap == NULL)
         return;
     free(snap->entries);
-    if (snap->data != NULL)
-        munmap(snap->data, snap->len);
+    free(snap->data);
     free(snap);
 }

@@ -1,9 +1,10 @@
 /*
  * The snapshot: every record in one binary file, <dir>/.imagestore.snapshot,
  * so that open reads one file instead of one per image. It is only a cache:
- * each entry carries the inode, mtime and ctime of its image directory, and
- * is used only while the directory still has exactly those (any rename into
- * the directory changes them). A directory changed within a second of the
+ * each entry carries the inode, mtime and ctime of its record file,
+ * <id>/images.json, and is used only while that file still has exactly
+ * those (every write of ours makes a new file; an edit in place changes its
+ * mtime and ctime). A directory changed within a second of the
  * snapshot could change again within the same timestamp tick unseen (the
  * "racy" case), so its entry is used only while the change token is still
  * the snapshot's. A snapshot that fails its sha256, or does not decode, is
@@ -20,9 +21,10 @@
 #include "record.h"
 
 #define SNAPSHOT_FILE ".imagestore.snapshot"
+#define SNAPSHOT_RECORD_FILE "images.json"
 
 typedef struct snapshot {
-    char *data; /* the whole file, mapped */
+    char *data; /* the whole file, read */
     size_t len;
     uint64_t generation; /* the lock file's change token when it was written */
     char boot_id[40];    /* and the boot it was written in */
@@ -36,8 +38,8 @@ int snapshot_write(int dirfd, const char *dir, image_record *const *records, siz
                    uint64_t generation, image_error *err);
 /* Reads and verifies the snapshot; NULL when missing or unusable. */
 snapshot *snapshot_read(int dirfd, const char *dir);
-/* The record for id if the snapshot has it and st (of its directory) still
- * matches; NULL otherwise (also on a malformed entry). A "racy" entry also
+/* The record for id if the snapshot has it and st (of its record file)
+ * still matches; NULL otherwise (also on a malformed entry). A "racy" entry also
  * needs the change token to be the one the snapshot was written at, in the
  * same boot: no writer came after it. */
 image_record *snapshot_take(snapshot *snap, const char *id, const struct stat *st,

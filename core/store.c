@@ -35,6 +35,7 @@
 #include "record.h"
 #include "snapshot.h"
 #include "check.h"
+#include "text.h"
 
 #define RECORD_FILE "images.json"
 
@@ -64,9 +65,14 @@ typedef struct image_store_state store_state;
 
 /* ---- errors and references ---- */
 
+/* What a closed store's state points at: never read or written, only told
+ * apart from a store whose allocation failed (NULL). */
+static const char closed_marker;
+#define CLOSED_STATE ((store_state *)(uintptr_t)&closed_marker)
+
 static store_state *state_of(const image_store_t *st)
 {
-    return st != NULL ? st->state : NULL;
+    return st != NULL && st->state != CLOSED_STATE ? st->state : NULL;
 }
 
 static int oom(store_state *s)
@@ -207,7 +213,20 @@ static int check_name(store_state *s, const char *name)
 {
     if (name == NULL || name[0] == '\0')
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid name \"\": empty");
+    if (!text_is_utf8(name, strlen(name)))
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid name \"%s\": not valid UTF-8", name);
+    if (text_has_control(name))
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "invalid name \"%s\": holds a control character", name);
     return 0;
+}
+
+/* What a record keeps as JSON text must be UTF-8, or no open could read it. */
+static int check_text(store_state *s, const char *what, const char *value)
+{
+    if (value == NULL || text_is_utf8(value, strlen(value)))
+        return 0;
+    return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid %s: not valid UTF-8", what);
 }
 
 static int check_time(store_state *s, timestamp t)
@@ -242,21 +261,35 @@ static int given_name(store_state *s, const char *name, const char **out, str_li
 static int collect_names(store_state *s, const char **names, size_t len, str_list *out)
 {
     str_list holder = {NULL, 0, 0};
+    strmap seen;
+    int rc = 0;
     memset(out, 0, sizeof(*out));
+    strmap_init(&seen);
     if (len > 0 && names == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid names: NULL list");
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len && rc == 0; i++) {
         const char *name;
-        int rc = given_name(s, names[i], &name, &holder);
-        if (rc == 0 && !str_list_contains(out, name) && str_list_append(out, name) != 0)
+        if ((rc = given_name(s, names[i], &name, &holder)) != 0 || strmap_get(&seen, name))
+            continue;
+        if (str_list_append(out, name) != 0 ||
+            strmap_put(&seen, out->items[out->len - 1], out) != 0)
             rc = oom(s);
-        if (rc != 0) {
-            str_list_free(&holder);
-            str_list_free(out);
-            return rc;
-        }
     }
+    strmap_free(&seen);
     str_list_free(&holder);
+    if (rc != 0)
+        str_list_free(out);
+    return rc;
+}
+
+/* A set of the strings of l (borrowed); 0 or -1. */
+static int set_of(strmap *set, const str_list *l)
+{
+    strmap_init(set);
+    if (strmap_reserve(set, l->len) != 0)
+        return -1;
+    for (size_t i = 0; i < l->len; i++)
+        strmap_put(set, l->items[i], set); /* room was made */
     return 0;
 }
 
@@ -294,15 +327,8 @@ static int fire_renamed(store_state *s, const image_record *old, const image_rec
 static int prepend_history(image_record *r, const str_list *names)
 {
     str_list merged = {NULL, 0, 0};
-    for (size_t pass = 0; pass < 2; pass++) {
-        const str_list *src = pass == 0 ? names : &r->names_history;
-        for (size_t i = 0; i < src->len; i++)
-            if (!str_list_contains(&merged, src->items[i]) &&
-                str_list_append(&merged, src->items[i]) != 0) {
-                str_list_free(&merged);
-                return -1;
-            }
-    }
+    if (str_list_merge_unique(&merged, names, &r->names_history) != 0)
+        return -1;
     str_list_free(&r->names_history);
     r->names_history = merged;
     return 0;
@@ -319,6 +345,7 @@ typedef struct changeset {
     change items[8];
     change *more; /* when items is not enough */
     size_t len, cap;
+    strmap later; /* id of old -> index + 1, for the changes in more */
     fs_txn own;   /* outside a batch */
     fs_txn *txn;  /* own, or the batch's */
 } changeset;
@@ -327,6 +354,7 @@ static void changeset_init(store_state *s, changeset *cs)
 {
     memset(cs, 0, sizeof(*cs));
     cs->cap = sizeof(cs->items) / sizeof(cs->items[0]);
+    strmap_init(&cs->later);
     fs_txn_init(&cs->own, s->dirfd, s->dir, false);
     cs->txn = s->in_batch ? &s->batch : &cs->own;
 }
@@ -339,9 +367,16 @@ static change *changeset_at(changeset *cs, size_t i)
 /* The change for old (existing or new), with a clone to edit; NULL on OOM. */
 static change *changeset_edit(store_state *s, changeset *cs, image_record *old)
 {
-    for (size_t i = 0; i < cs->len; i++)
+    for (size_t i = 0; i < cs->len && i < 8; i++)
         if (changeset_at(cs, i)->old == old && old != NULL)
             return changeset_at(cs, i);
+    uintptr_t at = old && cs->len > 8 ? (uintptr_t)strmap_get(&cs->later, old->id) : 0;
+    if (at != 0)
+        return changeset_at(cs, at - 1);
+    if (cs->len >= 8 && old != NULL && strmap_reserve(&cs->later, 1) != 0) {
+        oom(s);
+        return NULL;
+    }
     if (cs->len == cs->cap) {
         size_t more = cs->cap * 2 - 8;
         change *grown = realloc(cs->more, more * sizeof(change));
@@ -357,6 +392,8 @@ static change *changeset_edit(store_state *s, changeset *cs, image_record *old)
         oom(s);
         return NULL;
     }
+    if (cs->len >= 8 && old != NULL)
+        strmap_put(&cs->later, old->id, (void *)(uintptr_t)(cs->len + 1)); /* room was made */
     change *c = changeset_at(cs, cs->len++);
     c->old = old;
     c->next = next;
@@ -369,6 +406,7 @@ static void changeset_free(changeset *cs)
     for (size_t i = 0; i < cs->len; i++)
         record_free(changeset_at(cs, i)->next);
     free(cs->more);
+    strmap_free(&cs->later);
 }
 
 /* A new image's directory, staged once per transaction. */
@@ -474,24 +512,35 @@ static int stage_batch_records(store_state *s)
     return rc;
 }
 
+/* Removes from l every string in set (borrowed keys); keeps the order. */
+static void drop_listed(str_list *l, const strmap *set)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < l->len; i++) {
+        if (strmap_get(set, l->items[i]) != NULL)
+            free(l->items[i]);
+        else
+            l->items[kept++] = l->items[i];
+    }
+    l->len = kept;
+}
+
 /* Moves names to the owner's change, taking each from its current holder
  * (who is staged and saved too). */
 static int steal_names(store_state *s, changeset *cs, change *owner, const str_list *names)
 {
-    for (size_t i = 0; i < names->len; i++) {
+    strmap taken;
+    size_t first = cs->len;
+    int rc = set_of(&taken, names) == 0 ? 0 : oom(s);
+    for (size_t i = 0; i < names->len && rc == 0; i++) {
         image_record *holder = strmap_get(&s->index.by_name, names->items[i]);
-        if (holder == NULL || holder == owner->old)
-            continue;
-        change *victim = changeset_edit(s, cs, holder);
-        if (victim == NULL)
-            return IMAGE_STORE_ESYS;
-        for (size_t j = 0; j < victim->next->names.len; j++)
-            if (strcmp(victim->next->names.items[j], names->items[i]) == 0) {
-                str_list_remove_at(&victim->next->names, j);
-                break;
-            }
+        if (holder != NULL && holder != owner->old && changeset_edit(s, cs, holder) == NULL)
+            rc = IMAGE_STORE_ESYS;
     }
-    return 0;
+    for (size_t i = first; i < cs->len && rc == 0; i++) /* each victim once */
+        drop_listed(&changeset_at(cs, i)->next->names, &taken);
+    strmap_free(&taken);
+    return rc;
 }
 
 /* ---- operations ---- */
@@ -528,14 +577,17 @@ static int do_create(store_state *s, const char *id, const char **names, size_t 
     }
     struct stat st;
     if (strmap_get(&s->index.by_id, id) != NULL ||
-        fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        (fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         !(s->in_batch && fs_txn_removes(&s->batch, id)))) /* deleted earlier in this batch */
         return error_set(&s->err, IMAGE_STORE_EEXIST, "image ID %s is already in use", id);
+    if ((rc = check_text(s, "layer", layer)) != 0 || (rc = check_text(s, "metadata", metadata)) != 0)
+        return rc;
     if (digest != NULL && digest[0] != '\0' && !digest_is_valid(digest))
         return error_set(&s->err, IMAGE_STORE_EINVAL,
                          "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
                          "sha512:<128 hex>",
                          digest);
-    if (time.seconds == 0 && time.nanos == 0)
+    if (time.seconds == IMAGE_TIME_NOW.seconds)
         time = timestamp_now();
     if ((rc = check_time(s, time)) != 0)
         return rc;
@@ -607,8 +659,8 @@ static int do_set_names(store_state *s, const char *ref, const char **names, siz
         return rc;
     if (append) {
         bool all_held = true;
-        for (size_t i = 0; i < unique.len; i++)
-            all_held = all_held && record_has_name(r, unique.items[i]);
+        for (size_t i = 0; i < unique.len && all_held; i++)
+            all_held = strmap_get(&s->index.by_name, unique.items[i]) == r;
         if (all_held) { /* nothing to do: no write */
             str_list_free(&unique);
             return 0;
@@ -625,7 +677,7 @@ static int do_set_names(store_state *s, const char *ref, const char **names, siz
         goto out;
     if (append) {
         for (size_t i = 0; i < unique.len; i++)
-            if (!record_has_name(c->next, unique.items[i]) &&
+            if (strmap_get(&s->index.by_name, unique.items[i]) != r &&
                 str_list_append(&c->next->names, unique.items[i]) != 0) {
                 rc = oom(s);
                 goto out;
@@ -728,6 +780,9 @@ static int check_key(store_state *s, const char *key, char file[static 256])
     const char *why = NULL;
     if (key == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key: NULL");
+    if (!text_is_utf8(key, strlen(key)))
+        return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key \"%s\": not valid UTF-8",
+                         key);
     if (big_data_file_name_into(file, key, &why) == 0)
         return 0;
     return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid big-data key \"%s\": %s", key, why);
@@ -888,46 +943,55 @@ static int add_problem(loaded_state *ls, const char *path, const char *kind, con
     return push_problem(&ls->problems, &ls->problems_len, &ls->problems_cap, path, kind, text);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Reads <name>/images.json; a record that is unusable is NULL with *why and
- * *kind (the names check() uses). */
+/* Reads <name>/images.json. An unusable record is *out NULL with *why and
+ * *kind: "no-record" (missing, or not a regular file), "unparseable" (read
+ * and rejected), "unsupported" (beyond this library's limits), "id-mismatch",
+ * or "unreadable" (an I/O or permission error: the content is unknown).
+ * Returns -1 only when memory ran out. */
 static int read_record(store_state *s, const char *name, image_record **out, char *why,
                        size_t why_len, const char **kind, record_arena *arena)
 {
-    char *rel = fs_join(name, RECORD_FILE), *json = NULL;
+    char rel[64 + 1 + sizeof(RECORD_FILE)], *json = NULL;
     size_t len;
     image_error err;
+    struct stat st;
     *out = NULL;
-    *kind = "unparseable";
-    if (rel == NULL)
-        return -1;
+    snprintf(rel, sizeof(rel), "%s/%s", name, RECORD_FILE);
     if (fs_read_file(s->dirfd, s->dir, rel, 0, &json, &len, &err) != 0) {
-        snprintf(why, why_len, "cannot read the record: %s",
-                 err.sys_errno ? strerror(err.sys_errno) : "out of memory");
-        if (err.sys_errno == ENOENT)
+        int e = err.sys_errno;
+        if (e == ENOMEM)
+            return -1;
+        if (e == ENOENT) {
             *kind = "no-record";
-    } else if (record_parse(out, json, len, why, why_len) == 0 && strcmp((*out)->id, name) != 0) {
+            snprintf(why, why_len, "image directory %s has no %s", name, RECORD_FILE);
+        } else if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+            *kind = "no-record";
+            snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, entry_type_name(st.st_mode));
+        } else {
+            *kind = "unreadable";
+            snprintf(why, why_len, "cannot read the record: %s", strerror(e ? e : EIO));
+        }
+        return 0;
+    }
+    int parsed = record_parse(out, json, len, why, why_len);
+    free(json);
+    if (parsed == RECORD_NOMEM)
+        return -1;
+    if (parsed != 0) {
+        *kind = parsed == RECORD_UNSUPPORTED ? "unsupported" : "unparseable";
+        return 0;
+    }
+    if (strcmp((*out)->id, name) != 0) {
         snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, name);
         *kind = "id-mismatch";
         record_free(*out);
         *out = NULL;
-    } else if (*out != NULL) {
-        image_record *packed = record_pack(*out, arena);
-        record_free(*out);
-        *out = packed;
-        if (packed == NULL) {
-            free(json);
-            free(rel);
-            return -1;
-        }
+        return 0;
     }
-    free(json);
-    free(rel);
-    return 0;
+    image_record *packed = record_pack(*out, arena);
+    record_free(*out);
+    *out = packed;
+    return packed ? 0 : -1;
 }
 
 /* A problem about <dir>/<name>[/<file>]. */
@@ -964,15 +1028,24 @@ static int admit_record(store_state *s, loaded_state *ls, image_record *r)
     return 0;
 }
 
-/* What load needs of an entry's stat (the snapshot's stamp, the type). */
+/* An entry of the store directory, as listed. */
+typedef struct dir_entry {
+    char *name;
+    unsigned char type; /* d_type: DT_DIR, ..., or DT_UNKNOWN */
+} dir_entry;
+
+/* What load needs to know of an entry: its type, and for an image
+ * directory the stat of its record file (the snapshot's stamp). */
 typedef struct entry_stat {
-    int err; /* errno of fstatat, or 0 */
-    struct stat st;
+    int err;          /* errno of the entry's fstatat, or 0 */
+    mode_t mode;      /* the entry's type */
+    int record_err;   /* errno of the record file's fstatat, or 0 */
+    struct stat record;
 } entry_stat;
 
 typedef struct stat_job {
     int dirfd;
-    char **names;
+    const dir_entry *entries;
     entry_stat *out;
     size_t from, to;
 } stat_job;
@@ -981,17 +1054,29 @@ static void *stat_range(void *arg)
 {
     stat_job *job = arg;
     for (size_t i = job->from; i < job->to; i++) {
+        const dir_entry *d = &job->entries[i];
         entry_stat *e = &job->out[i];
-        e->err = fstatat(job->dirfd, job->names[i], &e->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+        struct stat st;
+        e->err = e->record_err = 0;
+        e->mode = d->type == DT_DIR ? S_IFDIR : 0;
+        if (d->type != DT_DIR) { /* readdir did not say: ask */
+            e->err = fstatat(job->dirfd, d->name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+            e->mode = e->err ? 0 : st.st_mode & S_IFMT;
+        }
+        if (e->err == 0 && S_ISDIR(e->mode) && image_id_is_valid(d->name)) {
+            char rel[64 + 1 + sizeof(RECORD_FILE)];
+            snprintf(rel, sizeof(rel), "%s/%s", d->name, RECORD_FILE);
+            e->record_err = fstatat(job->dirfd, rel, &e->record, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+        }
     }
     return NULL;
 }
 
 /* Stats every entry; a large directory in two threads (a stat is mostly
  * system-call cost, and open is waiting for all of them). */
-static void stat_entries(int dirfd, char **names, size_t n, entry_stat *out)
+static void stat_entries(int dirfd, const dir_entry *entries, size_t n, entry_stat *out)
 {
-    stat_job whole = {dirfd, names, out, 0, n}, half = whole;
+    stat_job whole = {dirfd, entries, out, 0, n}, half = whole;
     pthread_t thread;
     if (n < 4096 || (half.from = n / 2, pthread_create(&thread, NULL, stat_range, &half)) != 0) {
         stat_range(&whole);
@@ -1011,15 +1096,21 @@ static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const ch
     image_record *r = NULL;
     int rc = 0;
     if (es->err != 0) {
-        snprintf(why, sizeof(why), "cannot stat the image directory: %s", strerror(es->err));
+        snprintf(why, sizeof(why), "cannot stat the entry: %s", strerror(es->err));
         rc = add_entry_problem(s, ls, name, NULL, "unreadable", why);
-    } else if (!S_ISDIR(es->st.st_mode)) {
-        /* plain files (images.lock, ...) are not ours to judge */
+    } else if (!S_ISDIR(es->mode)) {
+        /* plain files (images.lock, ...) are not ours to judge, unless they
+         * take an image's place */
+        if (image_id_is_valid(name)) {
+            snprintf(why, sizeof(why), "an image's place is taken by %s, not a directory",
+                     entry_type_name(es->mode));
+            rc = add_entry_problem(s, ls, name, NULL, "not-a-directory", why);
+        }
     } else if (!image_id_is_valid(name)) {
         rc = add_entry_problem(s, ls, name, NULL, "not-an-image",
                                "not an image directory: the name is not a 64-hex ID");
-    } else if (snap != NULL &&
-               (r = snapshot_take(snap, name, &es->st, lock_generation(&s->lock), arena)) != NULL) {
+    } else if (snap != NULL && es->record_err == 0 && S_ISREG(es->record.st_mode) &&
+               (r = snapshot_take(snap, name, &es->record, lock_generation(&s->lock), arena)) != NULL) {
         rc = admit_record(s, ls, r);
     } else if ((rc = read_record(s, name, &r, why, sizeof(why), &kind, arena)) == 0) {
         ls->stale++;
@@ -1036,13 +1127,21 @@ static void loaded_free(loaded_state *ls)
     image_store_problems_free(ls->problems, ls->problems_len);
 }
 
-/* Builds a fresh index from the disk (with the snapshot's help); replaces
- * memory only on success. */
-static int load_all(store_state *s)
+static int compare_entries(const void *a, const void *b)
 {
-    loaded_state ls;
-    memset(&ls, 0, sizeof(ls));
-    index_init(&ls.index);
+    return strcmp(((const dir_entry *)a)->name, ((const dir_entry *)b)->name);
+}
+
+static void entries_free(dir_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(entries[i].name);
+    free(entries);
+}
+
+/* The store directory's entries, without "." names (ours, and temp entries). */
+static int list_store(store_state *s, dir_entry **out, size_t *len)
+{
     int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL) {
@@ -1051,36 +1150,55 @@ static int load_all(store_state *s)
             close(fd);
         return error_sys(&s->err, saved, "opendir", s->dir);
     }
-    char **names = NULL;
+    dir_entry *entries = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
     struct dirent *e;
     for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
-        if (e->d_name[0] == '.') /* ".", "..", and our own files and temp entries */
+        if (e->d_name[0] == '.')
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **grown = realloc(names, cap * sizeof(char *));
+            dir_entry *grown = realloc(entries, cap * sizeof(*grown));
             if (grown == NULL) {
                 rc = oom(s);
                 break;
             }
-            names = grown;
+            entries = grown;
         }
-        if ((names[n] = strdup(e->d_name)) == NULL) {
+        if ((entries[n].name = strdup(e->d_name)) == NULL) {
             rc = oom(s);
             break;
         }
-        n++;
+        entries[n++].type = e->d_type;
     }
     if (rc == 0 && errno != 0)
         rc = error_sys(&s->err, errno, "readdir", s->dir);
     closedir(d);
+    if (rc != 0) {
+        entries_free(entries, n);
+        return rc;
+    }
+    if (n > 1) /* in name order, so that duplicate names resolve the same way every time */
+        qsort(entries, n, sizeof(*entries), compare_entries);
+    *out = entries;
+    *len = n;
+    return 0;
+}
+
+/* Builds a fresh index from the disk (with the snapshot's help); replaces
+ * memory only on success. */
+static int load_all(store_state *s)
+{
+    loaded_state ls;
+    memset(&ls, 0, sizeof(ls));
+    index_init(&ls.index);
+    dir_entry *entries = NULL;
+    size_t n = 0;
+    int rc = list_store(s, &entries, &n);
     if (rc == 0) {
         snapshot *snap = snapshot_read(s->dirfd, s->dir);
         record_arena arena = {NULL};
-        if (n > 1) /* in name order, so that duplicate names resolve the same way every time */
-            qsort(names, n, sizeof(char *), compare_names);
         if (strmap_reserve(&ls.index.by_id, n) || strmap_reserve(&ls.index.by_name, n) ||
             strmap_reserve(&ls.index.by_digest, n) || sorted_ids_reserve(&ls.index.sorted, n))
             rc = oom(s);
@@ -1088,15 +1206,21 @@ static int load_all(store_state *s)
         if (stats == NULL)
             rc = oom(s);
         else
-            stat_entries(s->dirfd, names, n, stats);
+            stat_entries(s->dirfd, entries, n, stats);
         for (size_t i = 0; i < n && rc == 0; i++)
-            if (load_entry(s, &ls, snap, names[i], &stats[i], &arena) != 0)
+            if (load_entry(s, &ls, snap, entries[i].name, &stats[i], &arena) != 0)
                 rc = oom(s);
         free(stats);
         record_arena_done(&arena);
         snapshot_free(snap);
     }
-    image_store_strings_free(names, n);
+    entries_free(entries, n);
+    if (rc == 0 && s->lock.problem[0] != '\0') {
+        char *path = fs_join(s->dir, LOCK_FILE);
+        if (path == NULL || add_problem(&ls, path, "lock-file", s->lock.problem) != 0)
+            rc = oom(s);
+        free(path);
+    }
     if (rc != 0) {
         loaded_free(&ls);
         return rc;
@@ -1229,7 +1353,7 @@ static int begin_read(store_state *s)
         return -1;
     error_clear(&s->err);
     if (lock_generation(&s->lock) == s->seen_generation)
-        return 0; /* the common case: one atomic load */
+        return 0; /* the common case: one pread of the lock file's header */
     if (s->lock.held != 0)
         return catch_up(s);
     int rc = lock_acquire(&s->lock, false, s->dir, &s->err);
@@ -1353,9 +1477,15 @@ static int m_save(const image_store_t *st)
     WRITE_OP(st, "save", do_save(s));
 }
 
+static int set_metadata(store_state *s, const char *id, const char *metadata)
+{
+    int rc = check_text(s, "metadata", metadata);
+    return rc != 0 ? rc : do_set_field(s, id, FIELD_METADATA, metadata, 0);
+}
+
 static int m_set_metadata(image_store_t *st, const char *id, const char *metadata)
 {
-    WRITE_OP(st, "set_metadata", do_set_field(s, id, FIELD_METADATA, metadata, 0));
+    WRITE_OP(st, "set_metadata", set_metadata(s, id, metadata));
 }
 
 static int set_size(store_state *s, const char *id, int64_t size)
@@ -1460,7 +1590,28 @@ static int m_by_digest(const image_store_t *st, const char *digest, image_storag
     READ_OP(st, images_by_digest(s, digest, images, len));
 }
 
-/* Re-reads the disk from the directory's path (it may have been replaced). */
+/* A containers/storage (Podman, CRI-O) images directory keeps every record
+ * in one <dir>/images.json; iSulad's layout, ours, never has that file. */
+static int refuse_foreign_layout(store_state *s, int dirfd)
+{
+    struct stat st;
+    if (fstatat(dirfd, RECORD_FILE, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : error_sys(&s->err, errno, "stat", s->dir);
+    return error_set(&s->err, IMAGE_STORE_ELAYOUT,
+                     "%s holds %s at its top: that is the containers/storage (Podman, CRI-O) "
+                     "layout, not an iSulad image store; it is left as it is",
+                     s->dir, RECORD_FILE);
+}
+
+static bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Re-reads the disk from the directory's path (it may have been replaced:
+ * then its lock file is another one too). */
 static int reload(store_state *s)
 {
     if (s->in_batch)
@@ -1469,6 +1620,19 @@ static int reload(store_state *s)
     if (fd < 0)
         return error_sys(&s->err, errno, "open", s->dir);
     int old = s->dirfd, rc;
+    store_lock lock = s->lock, fresh;
+    bool replaced = !same_file(fd, old);
+    if ((rc = refuse_foreign_layout(s, fd)) != 0) {
+        close(fd);
+        return rc;
+    }
+    if (replaced) {
+        if ((rc = lock_open(&fresh, fd, s->dir, s->readonly, &s->err)) != 0) {
+            close(fd);
+            return rc;
+        }
+        s->lock = fresh;
+    }
     s->dirfd = fd;
     if ((rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
         uint64_t g = lock_generation(&s->lock);
@@ -1477,10 +1641,16 @@ static int reload(store_state *s)
         lock_release(&s->lock);
     }
     if (rc != 0) {
+        if (replaced) {
+            lock_close(&s->lock);
+            s->lock = lock;
+        }
         s->dirfd = old;
         close(fd);
         return rc;
     }
+    if (replaced)
+        lock_close(&lock);
     close(old);
     return 0;
 }
@@ -1530,6 +1700,15 @@ static int read_big_data(store_state *s, const image_record *r, const big_data_i
     size_t hint = item->size > 0 ? (size_t)item->size : 0;
     int rc = fs_read_file(s->dirfd, s->dir, staged ? staged : rel, hint, data, len, &s->err);
     free(staged);
+    if (rc != 0 && s->err.sys_errno == ENOENT) { /* gone from disk under us */
+        struct stat st;
+        if (fstatat(s->dirfd, r->id, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+            return error_set(&s->err, IMAGE_STORE_ENOTFOUND,
+                             "image not found: %s (deleted by another process)", r->id);
+        return error_set(&s->err, IMAGE_STORE_ENOTFOUND,
+                         "image %s has no file for big-data item \"%s\" (removed from disk)", r->id,
+                         item->name);
+    }
     return rc;
 }
 
@@ -1663,44 +1842,65 @@ void image_store_problems_free(image_store_problem *problems, size_t len)
 
 /* ---- upkeep: daemon recovery, check, repair ---- */
 
-#define QUARANTINE ".quarantine"
 
-/* Moves <dir>/<rel> to <dir>/.quarantine/<rel> (with a numbered suffix when
- * taken); *moved_to receives the new path. Moved, never deleted. */
+/* Moves <dir>/<rel> (an entry, or "<id>/<file>") to <dir>/.quarantine/<rel>
+ * (with a numbered suffix when taken); *moved_to receives the new path.
+ * Moved, never deleted. No symlink is followed on either side: the source
+ * is renamed from its own parent, opened beneath the store, and
+ * .quarantine (and .quarantine/<id>) must be real directories. */
 static int quarantine(store_state *s, const char *rel, char **moved_to)
 {
-    char target[sizeof(QUARANTINE) + 64 + 1 + 256 + 16];
-    const char *slash = strchr(rel, '/');
-    if (mkdirat(s->dirfd, QUARANTINE, 0700) != 0 && errno != EEXIST)
-        return error_sys(&s->err, errno, "mkdir", s->dir);
-    if (slash != NULL) { /* a file of an image: keep it under the image's ID */
-        snprintf(target, sizeof(target), "%s/%.*s", QUARANTINE, (int)(slash - rel), rel);
-        if (mkdirat(s->dirfd, target, 0700) != 0 && errno != EEXIST)
-            return error_sys(&s->err, errno, "mkdir", s->dir);
+    char target[256 + 16], parent_rel[65], *qpath = fs_join(s->dir, QUARANTINE_DIR);
+    const char *slash = strchr(rel, '/'), *leaf = slash ? slash + 1 : rel;
+    int qfd = -1, into = -1, from = s->dirfd, rc = 0;
+    *moved_to = NULL;
+    if (qpath == NULL)
+        return oom(s);
+    if (mkdirat(s->dirfd, QUARANTINE_DIR, 0700) != 0 && errno != EEXIST)
+        rc = error_sys(&s->err, errno, "mkdir", qpath);
+    else if ((qfd = fs_open_beneath(s->dirfd, QUARANTINE_DIR, O_RDONLY | O_DIRECTORY, 0)) < 0)
+        rc = errno == ENOTDIR || errno == ELOOP
+                 ? error_set(&s->err, IMAGE_STORE_ECORRUPT,
+                             "%s is not a directory; move it away so that upkeep can quarantine",
+                             qpath)
+                 : error_sys(&s->err, errno, "open", qpath);
+    into = qfd;
+    if (rc == 0 && slash != NULL) { /* a file of an image: kept under the image's ID */
+        snprintf(parent_rel, sizeof(parent_rel), "%.*s", (int)(slash - rel), rel);
+        if ((mkdirat(qfd, parent_rel, 0700) != 0 && errno != EEXIST) ||
+            (into = fs_open_beneath(qfd, parent_rel, O_RDONLY | O_DIRECTORY, 0)) < 0)
+            rc = errno == ENOTDIR || errno == ELOOP
+                     ? error_set(&s->err, IMAGE_STORE_ECORRUPT, "%s/%s is not a directory", qpath,
+                                 parent_rel)
+                     : error_sys(&s->err, errno, "mkdir", qpath);
+        else if ((from = fs_open_beneath(s->dirfd, parent_rel, O_RDONLY | O_DIRECTORY, 0)) < 0)
+            rc = error_sys(&s->err, errno, "open", s->dir);
     }
-    for (int n = 0;; n++) {
-        if (n == 0)
-            snprintf(target, sizeof(target), "%s/%s", QUARANTINE, rel);
-        else
-            snprintf(target, sizeof(target), "%s/%s.%d", QUARANTINE, rel, n);
-        if (renameat2(s->dirfd, rel, s->dirfd, target, RENAME_NOREPLACE) == 0)
+    for (int n = 0; rc == 0; n++) {
+        snprintf(target, sizeof(target), n ? "%s.%d" : "%s", leaf, n);
+        if (renameat2(from, leaf, into, target, RENAME_NOREPLACE) == 0)
             break;
         if (errno != EEXIST || n > 1000) {
             char *path = fs_join(s->dir, rel);
-            error_sys(&s->err, errno, "rename", path ? path : s->dir);
+            rc = error_sys(&s->err, errno, "rename", path ? path : s->dir);
             free(path);
-            return IMAGE_STORE_ESYS;
         }
     }
-    /* durable: the entry left one directory and entered another */
-    int qfd = openat(s->dirfd, QUARANTINE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (qfd >= 0) {
-        fsync(qfd);
-        close(qfd);
+    if (rc == 0) { /* durable: the entry left one directory and entered another */
+        if (fsync(into) != 0 || fsync(from) != 0)
+            rc = error_sys(&s->err, errno, "fsync", qpath);
+        else if (slash ? asprintf(moved_to, "%s/%s/%s", qpath, parent_rel, target) < 0
+                       : asprintf(moved_to, "%s/%s", qpath, target) < 0)
+            *moved_to = NULL, rc = oom(s);
     }
-    fsync(s->dirfd);
-    *moved_to = fs_join(s->dir, target);
-    return *moved_to ? 0 : oom(s);
+    if (into >= 0 && into != qfd)
+        close(into);
+    if (qfd >= 0)
+        close(qfd);
+    if (from != s->dirfd && from >= 0)
+        close(from);
+    free(qpath);
+    return rc;
 }
 
 /* Removes the .tmp- entries an interrupted write left in the store directory. */
@@ -1720,10 +1920,14 @@ static void remove_temp_entries(store_state *s)
     closedir(d);
 }
 
+/* Kinds of damage that make a store entry unusable as an image: upkeep
+ * moves such an entry to .quarantine. Read errors ("unreadable") and
+ * records beyond our limits ("unsupported") are never among them. */
 static bool kind_is_unusable_dir(const char *kind)
 {
     return strcmp(kind, "unparseable") == 0 || strcmp(kind, "id-mismatch") == 0 ||
-           strcmp(kind, "no-record") == 0 || strcmp(kind, "not-an-image") == 0;
+           strcmp(kind, "no-record") == 0 || strcmp(kind, "not-an-image") == 0 ||
+           strcmp(kind, "not-a-directory") == 0;
 }
 
 /* The store directory entry a path below it is in ("<dir>/<entry>[/...]"). */
@@ -1736,22 +1940,51 @@ static char *entry_of(const store_state *s, const char *path)
     return strndup(entry, strcspn(entry, "/"));
 }
 
+/* Whether entry is (still) unusable, looked at again under the exclusive
+ * lock: what load saw may have been fixed since. */
+static bool still_unusable(store_state *s, const char *entry)
+{
+    struct stat st;
+    if (entry[0] == '.' || fstatat(s->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return false;
+    if (!image_id_is_valid(entry) || !S_ISDIR(st.st_mode))
+        return true;
+    char why[512];
+    const char *kind = NULL;
+    image_record *r = NULL;
+    if (read_record(s, entry, &r, why, sizeof(why), &kind, NULL) != 0 || r != NULL) {
+        record_free(r);
+        return false;
+    }
+    return kind_is_unusable_dir(kind);
+}
+
+/* Appends "; <more>" to a problem's sentence (kept as it was on OOM). */
+static void problem_append(image_store_problem *p, const char *more)
+{
+    char *text = NULL;
+    if (asprintf(&text, "%s; %s", p->problem, more) >= 0) {
+        free(p->problem);
+        p->problem = text;
+    }
+}
+
 /* Daemon open: clear temp entries, then quarantine every image directory
- * without a valid record; problems() keeps saying what was moved. */
+ * without a valid record; problems() keeps saying what was moved, or why
+ * it could not be. */
 static void recover(store_state *s)
 {
     remove_temp_entries(s);
     for (size_t i = 0; i < s->problems_len; i++) {
         image_store_problem *p = &s->problems[i];
         char *entry = kind_is_unusable_dir(p->kind) ? entry_of(s, p->path) : NULL, *moved = NULL;
-        if (entry != NULL && quarantine(s, entry, &moved) == 0) {
-            size_t n = strlen(p->problem) + strlen(moved) + 32;
-            char *text = malloc(n);
-            if (text != NULL) {
-                snprintf(text, n, "%s; moved to %s", p->problem, moved);
-                free(p->problem);
-                p->problem = text;
-            }
+        if (entry != NULL && still_unusable(s, entry)) {
+            char more[1100];
+            if (quarantine(s, entry, &moved) == 0)
+                snprintf(more, sizeof(more), "moved to %s", moved);
+            else
+                snprintf(more, sizeof(more), "not moved: %s", s->err.message);
+            problem_append(p, more);
         }
         free(moved);
         free(entry);
@@ -1852,19 +2085,57 @@ static int measure_file(store_state *s, const char *entry, const char *file, int
     return rc;
 }
 
-static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
+/* The action list of a repair, and the first error it met (it goes on). */
+typedef struct repair_log {
+    image_store_problem *acts;
+    size_t count, cap;
+    int rc;
+    image_error first;
+} repair_log;
+
+static void repair_note(store_state *s, repair_log *log, int rc, const char *path,
+                        const char *action, const char *text)
 {
-    finding *f = NULL;
-    size_t n = 0, count = 0, cap = 0;
-    image_store_problem *acts = NULL;
-    int rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
-    /* 1. the filesystem: quarantine what cannot be an image, clear temp files */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char *moved = NULL, rel[64 + 1 + 256];
-        const char *kind = finding_kind_name(f[i].kind), *action = NULL;
-        char text[1400];
-        if (kind_is_unusable_dir(kind)) {
-            if ((rc = quarantine(s, f[i].entry, &moved)) == 0) {
+    if (rc != 0) {
+        if (log->rc == 0) {
+            log->rc = rc;
+            log->first = s->err;
+        }
+        return;
+    }
+    if (action != NULL && push_problem(&log->acts, &log->count, &log->cap, path, action, text) != 0 &&
+        log->rc == 0) {
+        log->rc = oom(s);
+        log->first = s->err;
+    }
+}
+
+/* Whether a file name is some big-data key's (verbatim or "=" + base64). */
+static bool is_big_data_file(const char *file)
+{
+    char *key = big_data_key_of_file(file);
+    bool is = key != NULL;
+    free(key);
+    return is;
+}
+
+/* Phase 1, the files: quarantine what cannot be an image or is not a file,
+ * clear temp files. */
+static void repair_files(store_state *s, const finding *f, size_t n, repair_log *log)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *moved = NULL, rel[64 + 1 + 256], text[1400];
+        const char *action = NULL;
+        int rc = 0;
+        bool entry_level = kind_is_unusable_dir(finding_kind_name(f[i].kind)) &&
+                           f[i].entry[0] != '.'; /* never .quarantine itself */
+        if (entry_level || f[i].kind == FINDING_NOT_FILE ||
+            (f[i].kind == FINDING_ORPHAN_FILE && !is_big_data_file(f[i].item))) {
+            if (entry_level)
+                snprintf(rel, sizeof(rel), "%s", f[i].entry);
+            else
+                snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
+            if ((rc = quarantine(s, rel, &moved)) == 0) {
                 action = "quarantined";
                 snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
             }
@@ -1873,39 +2144,38 @@ static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
                 snprintf(rel, sizeof(rel), "%s", f[i].entry);
             else
                 snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
-            fs_remove_tree_at(s->dirfd, rel);
-            action = "removed";
-            snprintf(text, sizeof(text), "removed %s", f[i].detail);
-        } else if (f[i].kind == FINDING_ORPHAN_FILE) {
-            char *key = big_data_key_of_file(f[i].item);
-            if (key == NULL) { /* not a big-data name: keep it, out of the way */
-                snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
-                if ((rc = quarantine(s, rel, &moved)) == 0) {
-                    action = "quarantined";
-                    snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
-                }
+            int e = fs_remove_tree_at(s->dirfd, rel);
+            if (e != 0 && e != ENOENT) {
+                char *path = fs_join(s->dir, rel);
+                rc = error_sys(&s->err, e, "remove", path ? path : s->dir);
+                free(path);
+            } else {
+                action = "removed";
+                snprintf(text, sizeof(text), "removed %s", f[i].detail);
             }
-            free(key);
         }
-        if (rc == 0 && action != NULL &&
-            push_problem(&acts, &count, &cap, f[i].path, action, text) != 0)
-            rc = oom(s);
+        repair_note(s, log, rc, f[i].path, action, text);
         free(moved);
     }
-    /* 2. memory from what is left, then 3. the records, in one transaction */
-    if (rc == 0)
-        rc = load_all(s);
+}
+
+/* Phase 2, the records (after memory is reloaded from what phase 1 left):
+ * each image's fixes in one change, all of them in one transaction. */
+static void repair_records(store_state *s, const finding *f, size_t n, repair_log *log)
+{
     changeset cs;
     changeset_init(s, &cs);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t first_action = log->count;
+    for (size_t i = 0; i < n; i++) {
         image_record *r = f[i].entry ? strmap_get(&s->index.by_id, f[i].entry) : NULL;
         const char *action = NULL;
         char text[1400];
+        int rc = 0;
         if (r == NULL)
             continue;
         change *c = changeset_edit(s, &cs, r);
         if (c == NULL) {
-            rc = IMAGE_STORE_ESYS;
+            repair_note(s, log, IMAGE_STORE_ESYS, f[i].path, NULL, NULL);
             break;
         }
         switch (f[i].kind) {
@@ -1916,11 +2186,20 @@ static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
             snprintf(text, sizeof(text), "recorded %lld bytes and %s for \"%s\"",
                      (long long)f[i].size, f[i].digest, f[i].item);
             break;
-        case FINDING_BIG_DATA_MISSING:
-            rc = drop_big_data(c->next, f[i].item);
-            action = "dropped-big-data";
-            snprintf(text, sizeof(text), "dropped \"%s\", whose file is gone", f[i].item);
+        case FINDING_NOT_FILE: /* moved away in phase 1: a recorded key's file is gone now */
+        case FINDING_BIG_DATA_MISSING: {
+            char *key = f[i].kind == FINDING_NOT_FILE ? big_data_key_of_file(f[i].item)
+                                                       : strdup(f[i].item);
+            if (key != NULL && record_find_big_data(c->next, key) != NULL &&
+                faccessat(s->dirfd, f[i].path + strlen(s->dir) + 1, F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+                errno == ENOENT) {
+                drop_big_data(c->next, key);
+                action = "dropped-big-data";
+                snprintf(text, sizeof(text), "dropped \"%s\", whose file is gone", key);
+            }
+            free(key);
             break;
+        }
         case FINDING_ORPHAN_FILE: {
             char *key = big_data_key_of_file(f[i].item), digest[72];
             int64_t size;
@@ -1939,28 +2218,58 @@ static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
         default:
             break;
         }
-        if (rc == 0 && action != NULL &&
-            push_problem(&acts, &count, &cap, f[i].path, action, text) != 0)
-            rc = oom(s);
+        repair_note(s, log, rc, f[i].path, action, text);
     }
-    if (rc == 0 && cs.len > 0)
-        rc = changeset_apply(s, &cs);
+    int rc = cs.len > 0 ? changeset_apply(s, &cs) : 0;
+    if (rc != 0) { /* none of the record fixes happened */
+        for (size_t i = first_action; i < log->count; i++) {
+            free(log->acts[i].path);
+            free(log->acts[i].kind);
+            free(log->acts[i].problem);
+        }
+        log->count = first_action;
+        repair_note(s, log, rc, NULL, NULL, NULL);
+    }
     changeset_free(&cs);
+}
+
+/* Fixes what it can and lists every action it took in *out, also when it
+ * ends with an error (the first one met; it goes on past it). */
+static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
+{
+    finding *f = NULL;
+    size_t n = 0;
+    repair_log log;
+    memset(&log, 0, sizeof(log));
+    *out = NULL;
+    *out_len = 0;
+    int rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
+    if (rc != 0)
+        return rc;
+    repair_files(s, f, n, &log);
+    if ((rc = load_all(s)) == 0)
+        repair_records(s, f, n, &log);
+    else
+        repair_note(s, &log, rc, NULL, NULL, NULL);
     findings_free(f, n);
     s->changed_all = true; /* files moved under other processes' feet: they reload */
-    if (rc == 0 && acts == NULL && (acts = calloc(1, sizeof(*acts))) == NULL)
-        rc = oom(s);
-    if (rc != 0) {
-        image_store_problems_free(acts, count);
-        return rc;
+    if (log.acts == NULL && (log.acts = calloc(1, sizeof(*log.acts))) == NULL) {
+        if (log.rc == 0)
+            return oom(s);
     }
-    *out = acts;
-    *out_len = count;
-    return 0;
+    *out = log.acts;
+    *out_len = log.count;
+    if (log.rc != 0)
+        s->err = log.first;
+    return log.rc;
 }
 
 int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len)
 {
+    if (actions != NULL && len != NULL) {
+        *actions = NULL;
+        *len = 0;
+    }
     STATE_OR_FAIL(image_store);
     if (s->in_batch)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "cannot repair inside a batch"), -1;
@@ -2136,7 +2445,9 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         return -1;
     }
     /* Load under a shared lock, so no writer is half-way through. */
-    int rc = lock_open(&s->lock, s->dirfd, s->dir, readonly, &s->err);
+    int rc = refuse_foreign_layout(s, s->dirfd);
+    if (rc == 0)
+        rc = lock_open(&s->lock, s->dirfd, s->dir, readonly, &s->err);
     if (rc == 0 && (rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
         s->seen_generation = lock_generation(&s->lock);
         rc = load_all(s);
@@ -2176,39 +2487,44 @@ void image_store_close(image_store_t *image_store)
     image_store_problems_free(s->problems, s->problems_len);
     free(s->dir);
     free(s);
-    image_store->state = NULL;
+    image_store->state = CLOSED_STATE;
+}
+
+static bool is_closed(const image_store_t *st)
+{
+    return st == NULL || st->state == CLOSED_STATE || st->create == NULL;
 }
 
 int image_store_error_code(const image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
-    return s ? s->err.code : IMAGE_STORE_ESYS;
+    return s ? s->err.code : is_closed(image_store) ? IMAGE_STORE_EINVAL : IMAGE_STORE_ESYS;
 }
 
 int image_store_error_errno(const image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
-    return s ? s->err.sys_errno : ENOMEM;
+    return s ? s->err.sys_errno : is_closed(image_store) ? 0 : ENOMEM;
 }
 
 const char *image_store_error_name(const image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
-    return s ? error_name(&s->err) : "ENOMEM";
+    return s ? error_name(&s->err) : is_closed(image_store) ? "EINVAL" : "ENOMEM";
 }
 
 const char *image_store_error_message(const image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
     if (s == NULL)
-        return image_store && image_store->create ? "out of memory" : "store is closed";
+        return is_closed(image_store) ? "store is closed" : "out of memory";
     return s->err.message;
 }
 
 uint64_t image_store_generation(const image_store_t *image_store)
 {
     store_state *s = state_of(image_store);
-    return s ? s->seen_generation : 0;
+    return s && s->seen_generation != LOCK_GENERATION_INVALID ? s->seen_generation : 0;
 }
 
 const char *image_store_dir(const image_store_t *image_store)

@@ -67,7 +67,7 @@ static int run(image_store_t *st, int argc, char **argv)
             return 1;
         for (int i = 1; i < argc; i++)
             names[i - 1] = argv[i];
-        int rc = st->create(NULL, names, (size_t)(argc - 1), NULL, "{}", (timestamp){0, 0}, NULL,
+        int rc = st->create(NULL, names, (size_t)(argc - 1), NULL, "{}", IMAGE_TIME_NOW, NULL,
                             st, &img);
         free(names);
         if (rc != 0)

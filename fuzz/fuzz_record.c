@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,8 +20,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(text, data, size);
     text[size] = '\0';
+    /* the display escaping makes anything printable UTF-8 */
+    char shown[256];
+    size_t n = text_escape_into(shown, sizeof(shown), text);
+    if (!text_is_utf8(shown, n) || text_has_control(shown))
+        abort();
     image_record *r = NULL;
-    if (record_parse(&r, text, size, why, sizeof(why)) == 0) {
+    why[0] = '\0';
+    int rc = record_parse(&r, text, size, why, sizeof(why));
+    /* every failure is one of the three outcomes, with a printable reason */
+    if (rc != 0 && ((rc != RECORD_INVALID && rc != RECORD_UNSUPPORTED && rc != RECORD_NOMEM) ||
+                    r != NULL || why[0] == '\0' || !text_is_utf8(why, strlen(why)) ||
+                    text_has_control(why)))
+        abort();
+    if (rc == 0) {
         /* what parses must write back and parse again to the same text */
         char *json = NULL, *again = NULL;
         size_t len = 0, len2 = 0;

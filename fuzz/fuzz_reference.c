@@ -24,7 +24,7 @@ static void setup(void)
         abort();
     for (int i = 0; i < 2; i++) {
         image_storage_images img;
-        if (st.create(NULL, names[i], 2, NULL, NULL, (timestamp){0, 0}, NULL, &st, &img) != 0)
+        if (st.create(NULL, names[i], 2, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img) != 0)
             abort();
         st.set_big_data(&st, img.id, "manifest", i ? "m1" : "m0");
         image_storage_images_clear(&img);

@@ -41,9 +41,54 @@ typedef struct lstore {
     imagestore_lua_hooks hooks; /* hooks.L is the thread of the current call */
 } lstore;
 
+/* luaL_argerror that names the method also when Lua cannot (a call
+ * through pcall, or a tail call): every function registered here carries
+ * its name as upvalue 1. */
+static int arg_error(lua_State *L, int arg, const char *msg)
+{
+    lua_Debug ar;
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (name == NULL || (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name != NULL))
+        return luaL_argerror(L, arg, msg);
+    return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, name, msg);
+}
+
+static int type_error(lua_State *L, int arg, const char *expected)
+{
+    const char *got = luaL_typename(L, arg);
+    if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+        got = lua_tostring(L, -1);
+    return arg_error(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, got));
+}
+
+static void check_type(lua_State *L, int arg, int type)
+{
+    if (lua_type(L, arg) != type)
+        type_error(L, arg, lua_typename(L, type));
+}
+
+static int check_option(lua_State *L, int arg, const char *const options[])
+{
+    const char *name = lua_tostring(L, arg);
+    if (lua_type(L, arg) != LUA_TSTRING)
+        return type_error(L, arg, "string");
+    for (int i = 0; options[i] != NULL; i++)
+        if (strcmp(options[i], name) == 0)
+            return i;
+    return arg_error(L, arg, lua_pushfstring(L, "invalid option '%s'", name));
+}
+
+static void *check_udata(lua_State *L, int arg, const char *tname)
+{
+    void *p = luaL_testudata(L, arg, tname);
+    if (p == NULL)
+        type_error(L, arg, tname);
+    return p;
+}
+
 static lstore *store_check(lua_State *L)
 {
-    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    lstore *s = check_udata(L, 1, STORE_MT);
     if (!s->open)
         luaL_error(L, "attempt to use a closed store");
     if (image_store_in_hook(&s->st))
@@ -54,7 +99,7 @@ static lstore *store_check(lua_State *L)
 
 static int store_release(lua_State *L)
 {
-    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    lstore *s = check_udata(L, 1, STORE_MT);
     if (s->open && image_store_in_hook(&s->st))
         return luaL_error(L, "cannot close the store from inside one of its hooks");
     if (s->open) {
@@ -66,7 +111,7 @@ static int store_release(lua_State *L)
 
 static int store_tostring(lua_State *L)
 {
-    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    lstore *s = check_udata(L, 1, STORE_MT);
     if (s->open)
         lua_pushfstring(L, "imagestore.store (%s)", image_store_dir(&s->st));
     else
@@ -163,7 +208,7 @@ static int fail_boxed(lua_State *L, const lstore *s, int bidx)
 static const char *check_string(lua_State *L, int idx, size_t *len)
 {
     if (lua_type(L, idx) != LUA_TSTRING)
-        luaL_typeerror(L, idx, "string");
+        type_error(L, idx, "string");
     return lua_tolstring(L, idx, len);
 }
 
@@ -431,7 +476,7 @@ static int core_open(lua_State *L)
     int rc;
 
     if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
+        check_type(L, 2, LUA_TTABLE);
         lua_pushnil(L);
         while (lua_next(L, 2) != 0) {
             const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
@@ -508,7 +553,7 @@ static int store_create(lua_State *L)
     const char *id, *layer, *metadata, *digest;
     const char **names = NULL;
     size_t names_len = 0;
-    timestamp created = {0, 0};
+    timestamp created = IMAGE_TIME_NOW; /* unless given */
     bool ok = true;
     int i, bidx, rc;
     box *b;
@@ -517,7 +562,7 @@ static int store_create(lua_State *L)
         lua_settop(L, 1);
         lua_newtable(L);
     }
-    luaL_checktype(L, 2, LUA_TTABLE);
+    check_type(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
 
     lua_pushnil(L);
@@ -594,7 +639,7 @@ static int store_set_names(lua_State *L)
     case ARG_OK:
         break;
     case ARG_BADTYPE:
-        return luaL_argerror(L, 3, "table of strings expected");
+        return arg_error(L, 3, "table of strings expected");
     case ARG_INVALID:
         return 3;
     }
@@ -636,7 +681,7 @@ static int store_remove_name(lua_State *L)
 static int store_batch(lua_State *L)
 {
     lstore *s = store_check(L);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
+    check_type(L, 2, LUA_TFUNCTION);
     if (image_store_batch_begin(&s->st) != 0)
         return push_store_error(L, s);
     lua_pushvalue(L, 2);
@@ -691,7 +736,7 @@ static int store_set_loaded_time(lua_State *L)
     check_string(L, 2, NULL);
     if ((lua_type(L, 3) != LUA_TNUMBER && lua_type(L, 3) != LUA_TSTRING) ||
         (lua_type(L, 3) == LUA_TNUMBER && arg_time(L, 3, &t) != ARG_OK))
-        return luaL_argerror(L, 3, TIME_EXPECTED);
+        return arg_error(L, 3, TIME_EXPECTED);
     if ((ref = arg_cstring(L, 2, "reference")) == NULL)
         return 3;
     if (lua_type(L, 3) == LUA_TSTRING && arg_time(L, 3, &t) != ARG_OK)
@@ -724,10 +769,10 @@ static int store_set_size(lua_State *L)
 
     check_string(L, 2, NULL);
     if (lua_type(L, 3) != LUA_TNUMBER)
-        luaL_typeerror(L, 3, "integer");
+        type_error(L, 3, "integer");
     n = lua_tointegerx(L, 3, &isnum);
     if (!isnum)
-        luaL_argerror(L, 3, "number has no integer representation");
+        arg_error(L, 3, "number has no integer representation");
     if ((ref = arg_cstring(L, 2, "reference")) == NULL)
         return 3;
     return push_result(L, s, s->st.set_size(&s->st, ref, (int64_t)n));
@@ -961,7 +1006,12 @@ static int problems_result(lua_State *L, problems_fn fn)
     int bidx;
     box *b = box_new(L, &bidx);
     if (fn(&s->st, &b->problems, &b->problems_len) != 0) {
-        return fail_boxed(L, s, bidx);
+        if (b->problems == NULL)
+            return fail_boxed(L, s, bidx);
+        push_store_error(L, s); /* repair(): what it did before and after the failure */
+        push_problems(L, b->problems, b->problems_len);
+        lua_closeslot(L, bidx);
+        return 4;
     }
     push_problems(L, b->problems, b->problems_len);
     lua_closeslot(L, bidx);
@@ -993,7 +1043,8 @@ static int store_check_disk(lua_State *L)
     return problems_result(L, image_store_check);
 }
 
-/* st:repair() --> { {path=, kind=, problem=}... }: what it did */
+/* st:repair() --> { {path=, kind=, problem=}... }: what it did; on a
+ * failure nil, message, code, and what it did all the same */
 static int store_repair(lua_State *L)
 {
     return problems_result(L, image_store_repair);
@@ -1044,8 +1095,8 @@ static int sync_hooks(lua_State *L, lstore *s)
 static int store_add_hook(lua_State *L)
 {
     lstore *s = store_check(L);
-    int kind = luaL_checkoption(L, 2, NULL, hook_kinds);
-    luaL_checktype(L, 3, LUA_TFUNCTION);
+    int kind = check_option(L, 2, hook_kinds);
+    check_type(L, 3, LUA_TFUNCTION);
     lua_getiuservalue(L, 1, 1);
     lua_getfield(L, -1, hook_kinds[kind]);
     lua_pushvalue(L, 3);
@@ -1059,7 +1110,7 @@ static int store_remove_hook(lua_State *L)
 {
     lstore *s = store_check(L);
     bool removed = false;
-    luaL_checktype(L, 2, LUA_TFUNCTION);
+    check_type(L, 2, LUA_TFUNCTION);
     lua_getiuservalue(L, 1, 1);
     for (int i = 0; hook_kinds[i] != NULL; i++) {
         lua_getfield(L, -1, hook_kinds[i]);
@@ -1141,12 +1192,22 @@ static const luaL_Reg core_funcs[] = {
 
 LUA_EXPORT int luaopen_imagestore_core(lua_State *L);
 
+/* luaL_setfuncs with each function's own name as its upvalue (arg_error). */
+static void set_named_funcs(lua_State *L, const luaL_Reg *funcs)
+{
+    for (; funcs->name != NULL; funcs++) {
+        lua_pushstring(L, funcs->name);
+        lua_pushcclosure(L, funcs->func, 1);
+        lua_setfield(L, -2, funcs->name);
+    }
+}
+
 LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
 {
     luaL_newmetatable(L, STORE_MT);
     luaL_setfuncs(L, store_meta, 0);
     luaL_newlibtable(L, store_methods);
-    luaL_setfuncs(L, store_methods, 0);
+    set_named_funcs(L, store_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
@@ -1154,7 +1215,8 @@ LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
     luaL_setfuncs(L, box_meta, 0);
     lua_pop(L, 1);
 
-    luaL_newlib(L, core_funcs);
+    luaL_newlibtable(L, core_funcs);
+    set_named_funcs(L, core_funcs);
     lua_pushliteral(L, IMAGESTORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, IMAGESTORE_VERSION);

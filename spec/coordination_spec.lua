@@ -121,19 +121,21 @@ describe("snapshot", function()
     assert.are.same({}, st:problems())
   end)
 
-  it("serves records from the snapshot, not from their files", function()
+  it("does not vouch for a record overwritten in place: the file is read", function()
     local ids = fill(200)
-    -- Overwritten in place (no rename): the directory does not change, so the
-    -- snapshot's entry still stands. No tool writes records this way.
+    -- Overwritten in place (no rename): the directory does not change, but
+    -- the record file's own stamp does, and the snapshot's entry is of that.
     local f = assert(io.open(dir .. "/" .. ids[3] .. "/images.json", "r+"))
     f:write("{broken")
     f:close()
     local st <close> = assert(imagestore.open(dir))
-    assert.are.equal(ids[3], st:lookup("snap/3:1"))
-    assert.are.same({}, st:problems())
-    -- and load() too, when nothing changed since
+    assert.is_false(st:exists("snap/3:1"))
+    local p = st:problems()[1]
+    assert.are.same({ dir .. "/" .. ids[3] .. "/images.json", "unparseable" }, { p.path, p.kind })
+    assert.are.equal(199, #st:images())
+    -- and load() too
     assert(st:load())
-    assert.are.equal(ids[3], st:lookup("snap/3:1"))
+    assert.are.equal(199, #st:images())
   end)
 
   it("gives way to a record another tool rewrote after it", function()

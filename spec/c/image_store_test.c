@@ -393,7 +393,7 @@ static void test_store(const char *tmp)
     }
     {
         const char *n[] = { "b:1" };
-        rc = st.create(ID_B, n, 1, NULL, NULL, (timestamp){ 0, 0 }, DIGEST_X, &st, &img);
+        rc = st.create(ID_B, n, 1, NULL, NULL, IMAGE_TIME_NOW, DIGEST_X, &st, &img);
         if (check_ok(&st, rc, "create with a searchable digest and time now")) {
             check_str(img.digest, DIGEST_X, "explicit digest is the digest");
             check(img.digests_len == 1 && str_eq(img.digests[0], DIGEST_X), "digests holds the explicit digest");
@@ -412,7 +412,7 @@ static void test_store(const char *tmp)
         memset(&img, 0, sizeof(img));
     }
     {
-        rc = st.create(NULL, NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(NULL, NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         if (check_ok(&st, rc, "create without id")) {
             check(is_hex64(img.id), "generated id is 64 lowercase hex");
         }
@@ -426,7 +426,7 @@ static void test_store(const char *tmp)
     /* create failures */
     {
         const char *n[] = { "fresh" };
-        rc = st.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(ID_A, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_EEXIST, "EEXIST", "image ID " ID_A " is already in use",
                    "create with a taken id fails EEXIST");
         image_storage_images_clear(&img);
@@ -435,7 +435,7 @@ static void test_store(const char *tmp)
     }
     {
         const char *n[] = { "new", "app2" };
-        rc = st.create(ID_C, n, 2, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(ID_C, n, 2, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_ENAMEINUSE, "ENAMEINUSE", "name \"app2\" is already used by image " ID_A,
                    "create with a taken name fails ENAMEINUSE");
         image_storage_images_clear(&img);
@@ -443,7 +443,7 @@ static void test_store(const char *tmp)
         check(!st.exists(ID_C, &st) && !st.exists("new", &st), "failed create leaves nothing");
     }
     {
-        rc = st.create("../x", NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create("../x", NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL",
                    "invalid image ID \"../x\": want 64 lowercase hex characters", "create with a bad id fails EINVAL");
         image_storage_images_clear(&img);
@@ -451,7 +451,7 @@ static void test_store(const char *tmp)
     }
     {
         const char *n[] = { "" };
-        rc = st.create(ID_C, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(ID_C, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid name \"\": empty",
                    "create with an empty name fails EINVAL");
         image_storage_images_clear(&img);
@@ -745,7 +745,7 @@ static void test_store(const char *tmp)
         check(!other.exists(ID_A, &other), "independent store does not see the first store's images");
         {
             const char *n[] = { "x" };
-            rc = other.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &other, &img);
+            rc = other.create(ID_A, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &other, &img);
             check_ok(&other, rc, "independent store accepts the same id and name");
             image_storage_images_clear(&img);
             memset(&img, 0, sizeof(img));
@@ -770,7 +770,7 @@ static void test_store(const char *tmp)
     }
     {
         const char *n[] = { "x" };
-        rc = st.create(ID_A, n, 1, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(ID_A, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_ok(&st, rc, "store usable after wipe");
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
@@ -786,7 +786,7 @@ static void test_store(const char *tmp)
         check(rc == 0 && img.read_only, "images of a readonly store are read_only");
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
-        rc = st.create(NULL, NULL, 0, NULL, NULL, (timestamp){ 0, 0 }, NULL, &st, &img);
+        rc = st.create(NULL, NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_EREADONLY, "EREADONLY", "store is read-only: cannot create",
                    "create on a readonly store fails EREADONLY");
         image_storage_images_clear(&img);
@@ -841,7 +841,7 @@ static void test_batch(const char *tmp)
     check_fail(&st, image_store_batch_begin(&st), IMAGE_STORE_EINVAL, "EINVAL", "a batch is already open",
                "a nested batch_begin fails EINVAL");
     memset(&img, 0, sizeof(img));
-    rc = st.create(ID_A, n1, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, &img);
+    rc = st.create(ID_A, n1, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
     check_ok(&st, rc, "create inside a batch");
     image_storage_images_clear(&img);
     check_ok(&st, st.set_big_data_len(&st, ID_A, "manifest", "MANIFEST", 8), "set_big_data inside a batch");
@@ -857,7 +857,7 @@ static void test_batch(const char *tmp)
 
     check_ok(&st, image_store_batch_begin(&st), "batch_begin again");
     memset(&img, 0, sizeof(img));
-    rc = st.create(ID_B, n2, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, &img);
+    rc = st.create(ID_B, n2, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
     image_storage_images_clear(&img);
     check_ok(&st, st.delete(ID_A, &st), "delete inside a batch");
     image_store_batch_abort(&st);
@@ -978,7 +978,7 @@ static void test_hooks(const char *tmp)
 
     const char *busybox[] = {"busybox"};
     memset(&img, 0, sizeof(img));
-    rc = st.create(ID_A, busybox, 1, "layer1", NULL, (timestamp){0, 0}, NULL, &st, &img);
+    rc = st.create(ID_A, busybox, 1, "layer1", NULL, IMAGE_TIME_NOW, NULL, &st, &img);
     if (check_ok(&st, rc, "create with a name the hook rewrites"))
         check_str(img.names_len == 1 ? img.names[0] : NULL, "reg.example/busybox",
                   "the name hook's name is stored");
@@ -991,12 +991,12 @@ static void test_hooks(const char *tmp)
     free(id);
 
     const char *bad[] = {"bad-name"};
-    rc = st.create(ID_B, bad, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    rc = st.create(ID_B, bad, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "names starting with bad are not allowed",
                "a name the hook refuses is EINVAL with the hook's message");
     check(!st.exists(ID_B, &st), "a refused create makes nothing");
     const char *boom[] = {"boom"};
-    rc = st.create(ID_B, boom, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    rc = st.create(ID_B, boom, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "name hook failed: the hook broke",
                "a failing name hook is EHOOK with its message");
     rc = st.get("boom", &st, &img);
@@ -1004,7 +1004,7 @@ static void test_hooks(const char *tmp)
                "a failing name hook fails a lookup too");
 
     const char *mirror[] = {"mirror.example/busybox"};
-    rc = st.create(ID_B, mirror, 1, NULL, NULL, (timestamp){0, 0}, NULL, &st, NULL);
+    rc = st.create(ID_B, mirror, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_ok(&st, rc, "create a second image under the other candidate");
     rc = st.lookup("busybox", &st, &id);
     check_fail(&st, rc, IMAGE_STORE_EAMBIGUOUS, "EAMBIGUOUS",
