@@ -1133,7 +1133,8 @@ static int take_big_data(parse_ctx *c, yajl_val root, image_record *r)
     str_set seen; /* the names taken */
     str_set_init(&seen);
     int rc = 0;
-    if (obj_lookup_init(&by_size, sizes) != 0 || obj_lookup_init(&by_digest, digests) != 0)
+    int failed = obj_lookup_init(&by_size, sizes); /* both always initialized */
+    if (obj_lookup_init(&by_digest, digests) != 0 || failed != 0)
         rc = nomem(c);
     for (size_t i = 0; rc == 0 && i < names->u.array.len; i++)
         rc = take_big_data_item(c, names->u.array.values[i], &by_size, &by_digest, &seen, r);

@@ -74,7 +74,7 @@ enum {
     RECORD_NOMEM = -3,       /* allocation failure */
 };
 
-/* Parses and validates json (len bytes, NUL-terminated); 0, or a RECORD_*
+/* Parses and validates json (len bytes); 0, or a RECORD_*
  * code with a sentence in why: RECORD_INVALID, RECORD_UNSUPPORTED (nested
  * deeper than RECORD_MAX_DEPTH, or a string holding \u0000), RECORD_NOMEM. */
 int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len);

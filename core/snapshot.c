@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "fs.h"
 #include "image_store.h"
+#include "index.h"
 #include "text.h"
 
 #define SNAPSHOT_MAGIC "imgstsn2" /* 2: stamps of record files (with size), not of directories */
@@ -317,12 +318,20 @@ static bool record_is_sound(image_record *d)
     d->digests.len = 0;
     if (d->digest_explicit && d->digest != NULL)
         d->digests.items[d->digests.len++] = d->digest;
+    strmap seen; /* linear however many manifests a tampered entry lists */
+    strmap_init(&seen);
+    if (strmap_reserve(&seen, d->big_data_len + 1) != 0)
+        return false;
+    if (d->digests.len > 0)
+        strmap_put(&seen, d->digest, d);
     for (size_t i = 0; i < d->big_data_len; i++) {
         const big_data_item *b = &d->big_data[i];
-        if (b->digest != NULL && record_is_manifest_key(b->name) &&
-            !str_list_contains(&d->digests, b->digest))
+        if (b->digest != NULL && record_is_manifest_key(b->name) && !strmap_get(&seen, b->digest)) {
+            strmap_put(&seen, b->digest, d); /* room was made */
             d->digests.items[d->digests.len++] = b->digest;
+        }
     }
+    strmap_free(&seen);
     d->digests.cap = d->digests.len;
     if (!d->digest_explicit)
         d->digest = d->digests.len > 0 ? d->digests.items[0] : NULL;

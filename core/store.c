@@ -436,9 +436,14 @@ static int stage_record(store_state *s, fs_txn *txn, const image_record *r)
 {
     char *json;
     size_t len;
-    if (record_serialize(&json, &len, r) != 0)
+    int rc = record_serialize(&json, &len, r);
+    if (rc == RECORD_INVALID) /* only a foreign record can hold such text */
+        return error_set(&s->err, IMAGE_STORE_EINVAL,
+                         "cannot write the record of image %s: a string in it is not valid UTF-8",
+                         r->id);
+    if (rc != 0)
         return oom(s);
-    int rc = fs_txn_stage_file(txn, r->id, RECORD_FILE, json, len, &s->err);
+    rc = fs_txn_stage_file(txn, r->id, RECORD_FILE, json, len, &s->err);
     free(json);
     return rc;
 }

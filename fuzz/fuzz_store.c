@@ -124,8 +124,8 @@ static void damage(const char *root, const char *store, const char *outside, con
             snprintf(path, sizeof(path), "%s/%s", base, names[which]);
         else
             snprintf(path, sizeof(path), "%s", base);
-        if (!safe_parents(root, path))
-            continue;
+        if (strcmp(path, store) == 0 || !safe_parents(root, path))
+            continue; /* the store's own path is the caller's to choose: not damage */
         struct stat st;
         if (lstat(path, &st) == 0 && op != 5 && (!S_ISDIR(st.st_mode) || op != 0))
             rm_rf(path); /* make room */

@@ -8,33 +8,46 @@
  *     "manifest", "config", "sha256:<hex>" ("=" base64 file names), ...),
  *     mostly in one batch, sometimes with enough changes that the snapshot
  *     gets written, sometimes reopened once by a daemon;
- *  2. 1-3 damages from the table below (symlinks at every depth, FIFOs,
- *     subdirectories, truncation, bad bytes, invalid UTF-8, deep nesting,
- *     \u0000, 50000 names (4000 under ASan), a damaged lock file or snapshot, a
- *     containers/storage images.json), and for about one seed in five an
- *     injected EIO (spec/faults/fault_shim.c: the test re-executes itself
- *     once under the shim for all those seeds); then the images no damage
- *     reached ("intact") and every entry of outside/ are recorded;
+ *  2. 1-3 damages from the table below: symlinks at every depth (an image
+ *     directory, a record, a big-data file, .quarantine, the lock file, the
+ *     snapshot, new entries in the store and in an image), FIFOs, hard links
+ *     into outside/, subdirectories, store files of the wrong type,
+ *     truncation, bad bytes, invalid UTF-8, deep nesting, \u0000, 50000 names
+ *     (4000 under ASan), a damaged lock file or snapshot, a containers/storage
+ *     images.json; and for one seed in five an injected EIO
+ *     (spec/faults/fault_shim.c): the nth call of a kind, or every call on
+ *     one image's files, on the snapshot, on the lock file, or everywhere.
+ *     Then what must not change is recorded: every entry of outside/ (type,
+ *     mode, size, FNV hash, link target), and the directory of every image
+ *     no damage reached ("intact");
  *  3. in a forked child with alarm(20): an open in each mode (plain,
- *     read-only, daemon; the order varies), every read operation on every
- *     image and on refs that lead outside, check(), repair() (writable
- *     opens), close; then a fresh read-only open without faults;
- *  4. then: the child neither crashed (signal, sanitizer report) nor hung;
- *     outside/ is unchanged; each intact image is unchanged on disk, entry by
- *     entry and byte by byte (not quarantined, dropped or rewritten); records
- *     that are valid JSON but odd (200-deep unknown key, 50000 names, \u0000
- *     in a name) are not moved or rewritten either; and the child's own
- *     checks held: intact images read back whole in every open, nothing
- *     outside/ holds comes back through the API, every problem path is in the
- *     store, and open fails only when a store-wide file (lock file,
- *     .quarantine, a foreign images.json) makes it refuse, with a message.
- *     Failures the API returns are fine; under an injected fault the child's
- *     checks tolerate failures once the fault fired, but never wrong data.
+ *     read-only, daemon; the order varies by seed), every read operation on
+ *     every image and on refs that lead outside, load(), check(), repair()
+ *     (on a read-only store it must fail), close; then a fresh read-only open
+ *     without faults;
+ *  4. then: the child neither crashed (signal, sanitizer report, leak) nor
+ *     hung; outside/ is unchanged; each intact image is unchanged on disk,
+ *     entry by entry and byte by byte (not quarantined, dropped or
+ *     rewritten); so are records that are valid but odd (200-deep unknown
+ *     key, 50000 names, \u0000 in a name) and an image whose reads all fail
+ *     (EIO is no reason to move it); and the child's own checks held: intact
+ *     images read back whole in every open, nothing outside/ holds comes
+ *     back through the API, every problem path is in the store, and open
+ *     fails only when a store-wide file (lock file, .quarantine, a foreign
+ *     images.json) or an injected fault makes it refuse, with a message.
+ *     Failures the API returns are fine; after an injected fault fired that
+ *     could reach an intact image, the child excuses failures, but never
+ *     wrong data.
  *
- * One TAP line per seed. Environment:
+ * The test re-executes itself once under the shim, and that process runs the
+ * fault seeds and a share of the others, beside this one. One TAP line per
+ * seed ("not ok" lines name the class: [hang], [crash], [sanitizer], [leak],
+ * [outside-changed], [intact-moved], [intact-changed], [intact], [escape],
+ * [path], [open], ...). Environment:
  *   IMAGESTORE_HOSTILE_SEEDS  how many seeds (default 500)
  *   IMAGESTORE_HOSTILE_FIRST  the first seed (default 1)
  *   IMAGESTORE_HOSTILE_KEEP   set: keep the temp root of a failing seed
+ *                             ("all": of every seed)
  *   TMPDIR                    where the temp roots go (default /dev/shm when
  *                             writable, else /tmp: fsyncs on a disk would
  *                             triple the run time)
@@ -53,12 +66,12 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -144,6 +157,14 @@ static void buf_addf(buf *b, const char *fmt, ...)
 }
 
 static const char *buf_str(const buf *b) { return b->s ? b->s : ""; }
+
+/* One line of TAP: control characters (a file name may hold any) become '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20)
+            *s = '?';
+}
 
 static void buf_free(buf *b)
 {
@@ -801,7 +822,7 @@ static void d_link_bigdata(world *w, rng *r)
     }
     rm_rf(p);
     symlink(link_target(w, r, 2, t, target), p);
-    note(w, "link-bigdata(img%d/%s -> %.20s)", k, label, t);
+    note(w, "link-bigdata(img%d/%.24s -> %.20s)", k, label, t);
 }
 
 /* Something a daemon or repair would quarantine. */
@@ -941,7 +962,7 @@ static void d_fifo_image(world *w, rng *r, bool record)
     image_file(w, r, (size_t)k, record, p, &label);
     rm_rf(p);
     mkfifo(p, 0600);
-    note(w, "fifo(img%d/%s)", k, label);
+    note(w, "fifo(img%d/%.24s)", k, label);
 }
 
 static void d_fifo_record(world *w, rng *r) { d_fifo_image(w, r, true); }
@@ -1041,7 +1062,7 @@ static void d_trunc_image(world *w, rng *r, bool record)
     char p[PATH_LEN], label[300];
     const char *file;
     image_file(w, r, (size_t)k, record, p, &file);
-    snprintf(label, sizeof(label), "img%d/%s", k, file);
+    snprintf(label, sizeof(label), "img%d/%.24s", k, file);
     truncate_to(w, r, p, label);
 }
 
@@ -1116,7 +1137,7 @@ static void d_bytes_image(world *w, rng *r, bool record)
     char p[PATH_LEN], label[300];
     const char *file;
     image_file(w, r, (size_t)k, record, p, &file);
-    snprintf(label, sizeof(label), "img%d/%s", k, file);
+    snprintf(label, sizeof(label), "img%d/%.24s", k, file);
     scribble(w, r, p, label, false);
 }
 
@@ -1335,9 +1356,9 @@ static void d_hardlink(world *w, rng *r)
     }
     rm_rf(p);
     if (link(q, p) != 0)
-        note(w, "hardlink(img%d/%s: %s)", k, label, strerror(errno));
+        note(w, "hardlink(img%d/%.24s: %s)", k, label, strerror(errno));
     else
-        note(w, "hardlink(img%d/%s = outside/%s)", k, label, rel);
+        note(w, "hardlink(img%d/%.24s = outside/%s)", k, label, rel);
 }
 
 /* A store-wide entry of the wrong type. */
@@ -1495,6 +1516,14 @@ static bool is_fault_seed(uint64_t seed)
     return chance(&r, FAULT_PERCENT);
 }
 
+/* The seeds the process under the shim runs: the fault seeds, and about a
+ * third of the others, so that the two processes take about as long. */
+static bool is_runner_seed(uint64_t seed)
+{
+    rng r = {seed ^ 0x2a11ce5eedULL};
+    return is_fault_seed(seed) || chance(&r, 37);
+}
+
 /* ---- the child: every operation, in every mode ------------------------------------------ */
 
 static const struct mode {
@@ -1507,7 +1536,7 @@ typedef struct cx {
     int fd;           /* the report */
     const char *mode;
     int failures;
-    bool strict;      /* no fault is armed: nothing is excused */
+    bool strict;      /* no armed fault can reach an intact image: nothing is excused */
 } cx;
 
 static bool fault_hit(void) { return getenv("IMAGESTORE_FAULT_HIT") != NULL; }
@@ -1516,9 +1545,7 @@ static void say(cx *c, const char *kind, const char *cls, const char *fmt, va_li
 {
     char text[1024];
     vsnprintf(text, sizeof(text), fmt, ap);
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    one_line(text);
     dprintf(c->fd, "%s\t%s\t[%s] %s\n", kind, cls, c->mode, text);
 }
 
@@ -1528,6 +1555,16 @@ static void step(cx *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     say(c, "STEP", "-", fmt, ap);
+    va_end(ap);
+}
+
+/* Something worth knowing when the seed fails. */
+static void cnote(cx *c, const char *cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cnote(cx *c, const char *cls, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(c, "NOTE", cls, fmt, ap);
     va_end(ap);
 }
 
@@ -1621,13 +1658,15 @@ static void verify_intact(cx *c, image_store_t *st, size_t k)
 {
     const image *im = &c->w->img[k];
     char ref[80];
-    if (!st->exists(im->id, st))
-        fail(c, "intact", "exists(img%zu %.12s) is false", k, im->id);
     image_storage_images g;
     memset(&g, 0, sizeof(g));
-    if (st->get(im->id, st, &g) != 0) {
+    if (st->get(im->id, st, &g) != 0) { /* one line for it, not one per call */
         fail(c, "intact", "get(img%zu %.12s): %s", k, im->id, err_of(st));
-    } else {
+        return;
+    }
+    if (!st->exists(im->id, st))
+        fail(c, "intact", "exists(img%zu %.12s) is false", k, im->id);
+    {
         bool names_ok = g.names_len == im->nnames;
         for (size_t j = 0; j < im->nnames; j++)
             names_ok = names_ok && has(g.names, g.names_len, im->names[j]);
@@ -1845,18 +1884,27 @@ static void run_mode(cx *c, const struct mode *m)
         else if (!c->w->may_refuse_open)
             fail(c, "open", "open failed: %s", err_of(&st));
         else
-            dprintf(c->fd, "NOTE\topen\t[%s] refused: %s\n", m->name, err_of(&st));
+            cnote(c, "open", "refused: %s", err_of(&st));
         image_store_close(&st);
         return;
     }
     probe_all(c, &st);
+    step(c, "load");
+    (void)st.load(&st); /* the whole disk again; a failure keeps the old state */
     step(c, "check");
     image_store_problem *list = NULL;
     size_t n = 0;
     if (image_store_check(&st, &list, &n) == 0)
         check_problems(c, "check()", list, n);
     image_store_problems_free(list, n);
-    if (!m->readonly) {
+    if (m->readonly) {
+        step(c, "repair");
+        list = NULL;
+        n = 0;
+        if (image_store_repair(&st, &list, &n) == 0)
+            fail_always(c, "api", "repair() succeeded on a read-only store");
+        image_store_problems_free(list, n);
+    } else {
         step(c, "repair");
         list = NULL;
         n = 0;
@@ -1931,7 +1979,8 @@ static void child(const world *w, int report_fd, int stderr_fd)
     if (w->fault[0] != '\0') {
         unsetenv("IMAGESTORE_FAULT");
         unsetenv("IMAGESTORE_FAULT_PATH");
-        dprintf(report_fd, "NOTE\tfault\t[-] %s %s\n", w->fault, fault_hit() ? "fired" : "never fired");
+        c.mode = "-";
+        cnote(&c, "fault", "%s %s", w->fault, fault_hit() ? "fired" : "never fired");
     }
     /* a fresh read-only open, without faults: the intact images are whole */
     c.strict = true;
@@ -1939,7 +1988,10 @@ static void child(const world *w, int report_fd, int stderr_fd)
     step(&c, "open");
     image_store_t st;
     if (new_image_store(false, true, w->store, &st) != 0) {
-        if (!w->may_refuse_open)
+        const char *msg = image_store_error_message(&st);
+        if (msg == NULL || msg[0] == '\0' || image_store_error_code(&st) == 0)
+            fail_always(&c, "open", "open failed without saying why (code %d)", image_store_error_code(&st));
+        else if (!w->may_refuse_open)
             fail(&c, "open", "open failed: %s", err_of(&st));
     } else {
         step(&c, "intact images");
@@ -1959,12 +2011,13 @@ typedef struct run {
     double phase[3]; /* seconds in setup+damage, the child, judging */
     char tmp[PATH_LEN];
     char self[PATH_LEN];
-    bool keep;
+    bool keep, keep_all;
     buf shown; /* crash summaries already shown in full, one per line */
 } run;
 
 typedef struct result {
     bool ok;
+    int details; /* lines added to detail, shown or not */
     buf line;   /* after "seed S: " */
     buf detail; /* "# " lines */
 } result;
@@ -2054,18 +2107,20 @@ static void sanitizer_summary(const char *err, buf *out)
     }
 }
 
+#define MAX_DETAILS 16 /* "# " lines per seed; the rest are counted */
+
 static void add_detail(result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_detail(result *res, const char *fmt, ...)
 {
+    if (res->details++ >= MAX_DETAILS)
+        return;
     char *s = NULL;
     va_list ap;
     va_start(ap, fmt);
     if (vasprintf(&s, fmt, ap) < 0)
         abort();
     va_end(ap);
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    one_line(s);
     buf_addf(&res->detail, "%s\n", s);
     free(s);
 }
@@ -2080,9 +2135,7 @@ static void failure(result *res, int *count, const char *fmt, ...)
     if (vasprintf(&s, fmt, ap) < 0)
         abort();
     va_end(ap);
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    one_line(s);
     if ((*count)++ == 0)
         buf_addf(&res->line, ": %s", s);
     add_detail(res, "%s", s);
@@ -2208,6 +2261,10 @@ static bool run_seed(run *ctx, uint64_t seed, result *res)
     char *report = read_file(report_path, &len), *errtext = read_file(stderr_path, &len);
     char where[256];
     last_step(report, where, sizeof(where));
+    const char *fired = strstr(report ? report : "", "NOTE\tfault\t[-] ");
+    if (fired != NULL)
+        buf_addf(&res->line, " (%.*s)", (int)(strcspn(fired + 15, "\n") > 100 ? 100 : strcspn(fired + 15, "\n")),
+                 fired + 15);
     buf summary = {0};
     if (pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
         failure(res, &count, "[hang] no end after %d s, at %s", ALARM_SECONDS, where);
@@ -2227,29 +2284,20 @@ static bool run_seed(run *ctx, uint64_t seed, result *res)
         snprintf(key, sizeof(key), "%.290s\n", summary.s);
         if (strstr(buf_str(&ctx->shown), key) == NULL) {
             buf_adds(&ctx->shown, key);
-            int lines = 0;
+            int lines = 0; /* not counted against MAX_DETAILS */
             for (const char *q = errtext; *q && lines < 40; lines++) {
                 size_t l = strcspn(q, "\n");
-                add_detail(res, "  | %.*s", (int)(l > 300 ? 300 : l), q);
+                char *text = strndup(q, l > 300 ? 300 : l);
+                if (text == NULL)
+                    abort();
+                one_line(text);
+                buf_addf(&res->detail, "  | %s\n", text);
+                free(text);
                 q += l + (q[l] == '\n');
             }
         }
     }
     buf_free(&summary);
-    /* the child's own checks */
-    for (const char *q = report ? report : ""; *q;) {
-        size_t l = strcspn(q, "\n");
-        if (strncmp(q, "FAIL\t", 5) == 0) {
-            const char *cls = q + 5, *text = memchr(cls, '\t', l - 5);
-            if (text != NULL)
-                failure(res, &count, "[%.*s] %.*s", (int)(text - cls), cls, (int)(q + l - text - 1), text + 1);
-        } else if (strncmp(q, "NOTE\t", 5) == 0 && !res->ok) {
-            add_detail(res, "note: %.*s", (int)(l - 5 > 300 ? 300 : l - 5), q + 5);
-        } else if (strncmp(q, "NOTE\tfault\t", 11) == 0) {
-            buf_addf(&res->line, " (%.*s)", (int)(l - 15 > 100 ? 100 : l - 15), q + 15);
-        }
-        q += l + (q[l] == '\n');
-    }
     /* the disk */
     char diff[512];
     char *outside_now = picture(w.outside);
@@ -2279,8 +2327,22 @@ static bool run_seed(run *ctx, uint64_t seed, result *res)
         free(now);
     }
     free(q_now);
-    if (!res->ok && ctx->keep)
-        add_detail(res, "kept: %s", w.root);
+    /* the child's own checks, then (on a failed seed) what it noted */
+    for (int pass = 0; pass < 2; pass++)
+        for (const char *q = report ? report : ""; *q;) {
+            size_t l = strcspn(q, "\n");
+            const char *kind = pass == 0 ? "FAIL\t" : "NOTE\t";
+            const char *cls = q + 5, *text = strncmp(q, kind, 5) == 0 ? memchr(cls, '\t', l - 5) : NULL;
+            if (text != NULL && pass == 0)
+                failure(res, &count, "[%.*s] %.*s", (int)(text - cls), cls, (int)(q + l - text - 1), text + 1);
+            else if (text != NULL && !res->ok)
+                add_detail(res, "note: %.*s", (int)(q + l - text - 1 > 300 ? 300 : q + l - text - 1), text + 1);
+            q += l + (q[l] == '\n');
+        }
+    if (res->details > MAX_DETAILS)
+        buf_addf(&res->detail, "... and %d more\n", res->details - MAX_DETAILS);
+    if ((!res->ok && ctx->keep) || ctx->keep_all)
+        buf_addf(&res->detail, "kept: %s\n", w.root);
     else
         rm_rf(w.root);
     free(report);
@@ -2314,11 +2376,11 @@ static void print_tap(int number, uint64_t seed, bool ok, const char *line, cons
     }
 }
 
-/* Under the shim: the fault seeds, one result per line, for the first process. */
+/* Under the shim: its seeds, one result per line, for the first process. */
 static int fault_runner(run *ctx, uint64_t first, uint64_t count)
 {
     for (uint64_t seed = first; seed < first + count; seed++) {
-        if (!is_fault_seed(seed))
+        if (!is_runner_seed(seed))
             continue;
         result res;
         run_seed(ctx, seed, &res);
@@ -2382,7 +2444,9 @@ int main(void)
                   ? "/dev/shm"
                   : "/tmp";
     pathf(ctx.tmp, "%s", tmp);
-    ctx.keep = getenv("IMAGESTORE_HOSTILE_KEEP") != NULL;
+    const char *keep = getenv("IMAGESTORE_HOSTILE_KEEP");
+    ctx.keep = keep != NULL;
+    ctx.keep_all = keep != NULL && strcmp(keep, "all") == 0;
     ssize_t n = readlink("/proc/self/exe", ctx.self, sizeof(ctx.self) - 1);
     if (n <= 0)
         return 2;
@@ -2420,10 +2484,10 @@ int main(void)
     uint64_t nfault = 0;
     for (uint64_t seed = first; seed < first + count; seed++)
         nfault += is_fault_seed(seed);
-    pid_t runner = nfault > 0 ? start_fault_runner(&ctx, runner_out) : 0;
+    pid_t runner = start_fault_runner(&ctx, runner_out);
     int number = 0, failed = 0;
     for (uint64_t seed = first; seed < first + count; seed++) {
-        if (runner > 0 && is_fault_seed(seed))
+        if (runner > 0 && is_runner_seed(seed))
             continue;
         result res;
         if (!run_seed(&ctx, seed, &res))
@@ -2440,7 +2504,7 @@ int main(void)
         uint64_t next = first; /* the next fault seed expected */
         const char *q = out ? out : "";
         while (true) {
-            while (next < first + count && !is_fault_seed(next))
+            while (next < first + count && !is_runner_seed(next))
                 next++;
             if (next >= first + count)
                 break;
