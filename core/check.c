@@ -38,20 +38,6 @@ const char *finding_kind_name(finding_kind kind)
     return names[kind];
 }
 
-const char *entry_type_name(unsigned mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFLNK: return "a symbolic link";
-    case S_IFIFO: return "a FIFO";
-    case S_IFDIR: return "a directory";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
-    case S_IFREG: return "a file";
-    default: return "of an unknown type";
-    }
-}
-
 static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
                     const char *item, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -250,7 +236,7 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
         }
         if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
             add(sc, FINDING_NOT_FILE, entry, name, name, "%s is %s, not a file", name,
-                entry_type_name(st.st_mode));
+                fs_type_name(st.st_mode));
             continue;
         }
         if (strcmp(name, RECORD_FILE) == 0)
@@ -299,7 +285,7 @@ static void check_entry(scan *sc, const char *entry)
     if (strcmp(entry, QUARANTINE_DIR) == 0 && !S_ISDIR(st.st_mode)) {
         add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
             "%s is %s, not a directory: nothing can be quarantined until it is moved away",
-            entry, entry_type_name(st.st_mode));
+            entry, fs_type_name(st.st_mode));
         return;
     }
     if (entry[0] == '.')
@@ -307,7 +293,7 @@ static void check_entry(scan *sc, const char *entry)
     if (!S_ISDIR(st.st_mode)) {
         if (image_id_is_valid(entry)) /* else a plain file: not ours to judge */
             add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
-                "an image's place is taken by %s, not a directory", entry_type_name(st.st_mode));
+                "an image's place is taken by %s, not a directory", fs_type_name(st.st_mode));
         return;
     }
     if (!image_id_is_valid(entry)) {
@@ -329,7 +315,7 @@ static void check_entry(scan *sc, const char *entry)
                 RECORD_FILE);
         else if (fstatat(sc->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
             add(sc, FINDING_NO_RECORD, entry, RECORD_FILE, NULL, "%s is %s, not a file",
-                RECORD_FILE, entry_type_name(st.st_mode));
+                RECORD_FILE, fs_type_name(st.st_mode));
         else
             add(sc, FINDING_UNREADABLE, entry, RECORD_FILE, NULL, "cannot read the record: %s",
                 strerror(e ? e : EIO));

@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "error.h"
 
@@ -45,8 +44,6 @@ typedef struct finding {
 /* Scans the store at dirfd; 0, or an error (allocation, unreadable store). */
 int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_error *err);
 const char *finding_kind_name(finding_kind kind);
-/* "a symbolic link", "a FIFO", "a directory", ...: what a mode's type is. */
-const char *entry_type_name(unsigned mode);
 void findings_free(finding *findings, size_t len);
 /* The big-data key a file name stands for (verbatim or "=" + base64), or
  * NULL when it is not one; malloc'd. */

@@ -48,6 +48,20 @@ char *fs_join(const char *a, const char *b)
     return out;
 }
 
+const char *fs_type_name(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a file";
+    case S_IFDIR: return "a directory";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "of an unknown type";
+    }
+}
+
 int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode)
 {
     struct open_how how = {
@@ -650,25 +664,12 @@ int fs_remove_tree_at(int parent, const char *name)
 }
 
 /* What a non-regular st is, for messages. */
-static const char *file_kind(const struct stat *st)
-{
-    switch (st->st_mode & S_IFMT) {
-    case S_IFDIR: return "a directory";
-    case S_IFIFO: return "a FIFO";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
-    case S_IFLNK: return "a symbolic link";
-    default: return "not a file";
-    }
-}
-
 /* "read <base>/<rel>: not a regular file (a FIFO)", errno EINVAL. */
 static int not_regular(image_error *err, const struct stat *st, const char *base, const char *rel)
 {
     char *path = fs_join(base, rel);
     error_set(err, IMAGE_STORE_ESYS, "read %s: not a regular file (%s)", path ? path : base,
-              file_kind(st));
+              fs_type_name(st->st_mode));
     err->sys_errno = EINVAL;
     free(path);
     return IMAGE_STORE_ESYS;

@@ -108,6 +108,9 @@ int fs_write_file(int basefd, const char *basepath, const char *name, const void
 /* mkdir -p with mode for the missing components; 0 or error. */
 int fs_mkdir_all(const char *path, unsigned mode, image_error *err);
 int fs_random_bytes(void *buf, size_t len);
+/* "a file", "a symbolic link", "a FIFO", "a directory", ...: a mode's type,
+ * for messages. */
+const char *fs_type_name(unsigned mode);
 /* a + "/" + b, malloc'd. */
 char *fs_join(const char *a, const char *b);
 

@@ -68,23 +68,10 @@ static int lock_fail(image_error *err, int errnum, const char *call, const char 
     return error_sys(err, errnum, call, path);
 }
 
-static const char *kind_of(mode_t mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFIFO: return "a FIFO";
-    case S_IFDIR: return "a directory";
-    case S_IFLNK: return "a symbolic link";
-    case S_IFSOCK: return "a socket";
-    case S_IFCHR: return "a character device";
-    case S_IFBLK: return "a block device";
-    default: return "of an unknown type";
-    }
-}
-
 static int not_regular(image_error *err, mode_t mode, const char *dir)
 {
     return error_set(err, IMAGE_STORE_ECORRUPT, "lock file %s/%s is not a regular file (%s)", dir,
-                     LOCK_FILE, kind_of(mode));
+                     LOCK_FILE, fs_type_name(mode));
 }
 
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t at)

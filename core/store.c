@@ -971,7 +971,7 @@ static int read_record(store_state *s, const char *name, image_record **out, cha
             snprintf(why, why_len, "image directory %s has no %s", name, RECORD_FILE);
         } else if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
             *kind = "no-record";
-            snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, entry_type_name(st.st_mode));
+            snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, fs_type_name(st.st_mode));
         } else {
             *kind = "unreadable";
             snprintf(why, why_len, "cannot read the record: %s", strerror(e ? e : EIO));
@@ -1108,7 +1108,7 @@ static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const ch
          * take an image's place */
         if (image_id_is_valid(name)) {
             snprintf(why, sizeof(why), "an image's place is taken by %s, not a directory",
-                     entry_type_name(es->mode));
+                     fs_type_name(es->mode));
             rc = add_entry_problem(s, ls, name, NULL, "not-a-directory", why);
         }
     } else if (!image_id_is_valid(name)) {

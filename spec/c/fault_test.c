@@ -24,24 +24,7 @@
 #include <unistd.h>
 
 #include "image_store.h"
-
-static int tests_run, tests_failed;
-
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static bool check(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    tests_run++;
-    if (!cond)
-        tests_failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    return cond;
-}
+#include "test_support.h"
 
 #define A_ID "aaaa000000000000000000000000000000000000000000000000000000000001"
 #define B_ID "bbbb000000000000000000000000000000000000000000000000000000000002"
@@ -146,19 +129,6 @@ static char *dump_disk(const char *dir)
     tree_root_len = strlen(dir);
     nftw(dir, tree_entry, 16, FTW_PHYS);
     return tree.s ? tree.s : strdup("");
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- the mutators ---- */
@@ -297,28 +267,9 @@ static bool run_case(const char *dir, size_t m, const char *call, int nth, const
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (getenv("IMAGESTORE_FAULT_SHIM") == NULL) { /* re-run with the shim preloaded */
-        char self[4096], shim[4200];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-            return 2;
-        self[n] = '\0';
-        snprintf(shim, sizeof(shim), "%.*s/fault_shim.so", (int)(strrchr(self, '/') - self), self);
-        const char *pre = getenv("LD_PRELOAD");
-        char preload[8400];
-        snprintf(preload, sizeof(preload), "%s%s%s", pre ? pre : "", pre ? " " : "", shim);
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("IMAGESTORE_FAULT_SHIM", shim, 1);
-        /* ASan wants its runtime first; the shim only wraps libc calls */
-        const char *asan = getenv("ASAN_OPTIONS");
-        char opts[1024];
-        snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan ? asan : "",
-                 asan ? ":" : "");
-        setenv("ASAN_OPTIONS", opts, 1);
-        execv(self, argv);
-        perror("execv");
-        return 2;
-    }
+    int rerun = rerun_under_fault_shim(argv);
+    if (rerun != 0)
+        return rerun;
     char template[] = "/tmp/fault_test-XXXXXX";
     if (mkdtemp(template) == NULL)
         return 2;
@@ -348,6 +299,5 @@ int main(int argc, char **argv)
     }
     rm_rf(template);
     printf("# %d failure cases\n", cases);
-    printf("1..%d\n", tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    return tap_done();
 }

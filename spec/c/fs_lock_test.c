@@ -28,25 +28,8 @@
 
 #include "fs.h"
 #include "image_store.h"
+#include "test_support.h"
 #include "lock.h"
-
-static int tests_run, tests_failed;
-
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static bool check(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    tests_run++;
-    if (!cond)
-        tests_failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    return cond;
-}
 
 #define A_ID "aaaa000000000000000000000000000000000000000000000000000000000001"
 #define B_ID "bbbb000000000000000000000000000000000000000000000000000000000002"
@@ -61,19 +44,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void write_text(const char *path, const char *text)
@@ -915,27 +885,9 @@ static void test_shim(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (getenv("IMAGESTORE_FAULT_SHIM") == NULL) { /* re-run with the shim preloaded */
-        char self[4096], shim[4200];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-            return 2;
-        self[n] = '\0';
-        snprintf(shim, sizeof(shim), "%.*s/fault_shim.so", (int)(strrchr(self, '/') - self), self);
-        const char *pre = getenv("LD_PRELOAD");
-        char preload[8400];
-        snprintf(preload, sizeof(preload), "%s%s%s", pre ? pre : "", pre ? " " : "", shim);
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("IMAGESTORE_FAULT_SHIM", shim, 1);
-        const char *asan = getenv("ASAN_OPTIONS");
-        char opts[1024];
-        snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan ? asan : "",
-                 asan ? ":" : "");
-        setenv("ASAN_OPTIONS", opts, 1);
-        execv(self, argv);
-        perror("execv");
-        return 2;
-    }
+    int rerun = rerun_under_fault_shim(argv);
+    if (rerun != 0)
+        return rerun;
     (void)argc;
     clear_fault();
     snprintf(root, sizeof(root), "/tmp/fs_lock_test-XXXXXX");
@@ -950,6 +902,5 @@ int main(int argc, char **argv)
     test_same_thread();
     test_shim();
     rm_rf(root);
-    printf("1..%d\n", tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    return tap_done();
 }

@@ -18,44 +18,11 @@
 
 #include "error.h"
 #include "image_store.h"
+#include "test_support.h"
 #include "record.h"
 #include "text.h"
 
 /* ---- TAP ---------------------------------------------------------------- */
-
-static int tests_run;
-static int tests_failed;
-
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static bool check(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    tests_run++;
-    if (!cond)
-        tests_failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return cond;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void diag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
 static bool check_str(const char *got, const char *want, const char *what)
 {
@@ -578,6 +545,5 @@ int main(void)
     test_merge_unique();
     test_many_names();
     test_messages();
-    printf("1..%d\n", tests_run);
-    return tests_failed ? 1 : 0;
+    return tap_done();
 }

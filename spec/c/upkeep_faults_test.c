@@ -13,9 +13,9 @@
 #endif
 
 #include "image_store.h"
+#include "test_support.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,38 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int tests_run, tests_failed;
-
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static bool check(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    tests_run++;
-    if (!cond)
-        tests_failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    return cond;
-}
-
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define ID_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -252,24 +223,9 @@ static void test_closed_store(const char *dir)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (getenv("IMAGESTORE_FAULT_SHIM") == NULL) { /* run again with the shim preloaded */
-        char self[4096], shim[4200], preload[8400], opts[1024];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-            return 2;
-        self[n] = '\0';
-        snprintf(shim, sizeof(shim), "%.*s/fault_shim.so", (int)(strrchr(self, '/') - self), self);
-        const char *pre = getenv("LD_PRELOAD"), *asan = getenv("ASAN_OPTIONS");
-        snprintf(preload, sizeof(preload), "%s%s%s", pre ? pre : "", pre ? " " : "", shim);
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("IMAGESTORE_FAULT_SHIM", shim, 1);
-        snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan ? asan : "",
-                 asan ? ":" : "");
-        setenv("ASAN_OPTIONS", opts, 1); /* ASan wants its runtime first */
-        execv(self, argv);
-        perror("execv");
-        return 2;
-    }
+    int rc = rerun_under_fault_shim(argv);
+    if (rc != 0)
+        return rc;
     (void)argc;
     char template[] = "/tmp/upkeep_faults_test-XXXXXX";
     if (mkdtemp(template) == NULL)
@@ -281,6 +237,5 @@ int main(int argc, char **argv)
     test_repair_goes_on(dir);
     test_closed_store(dir);
     rm_rf(template);
-    printf("1..%d\n", tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    return tap_done();
 }
