@@ -1352,11 +1352,35 @@ static int refuse_in_hook(store_state *s)
                      "cannot use the store from inside one of its hooks");
 }
 
+/* A read-only store opened where no writer had been has no lock file to
+ * watch: it looks for one at each call, and reloads everything once one
+ * appears (what happened before it is unknown). */
+static int adopt_new_lock_file(store_state *s)
+{
+    store_lock fresh;
+    image_error ignored;
+    if (lock_open(&fresh, s->dirfd, s->dir, true, &ignored) != 0 || fresh.fd < 0) {
+        lock_close(&fresh);
+        return 0;
+    }
+    s->lock = fresh;
+    int rc = lock_acquire(&s->lock, false, s->dir, &s->err);
+    if (rc == 0) {
+        uint64_t g = lock_generation(&s->lock);
+        if ((rc = load_all(s)) == 0)
+            s->seen_generation = g;
+        lock_release(&s->lock);
+    }
+    return rc;
+}
+
 static int begin_read(store_state *s)
 {
     if (refuse_in_hook(s) != 0)
         return -1;
     error_clear(&s->err);
+    if (s->lock.fd < 0 && s->readonly && !s->lock.degraded)
+        return adopt_new_lock_file(s);
     if (lock_generation(&s->lock) == s->seen_generation)
         return 0; /* the common case: one pread of the lock file's header */
     if (s->lock.held != 0)
