@@ -7,11 +7,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "digest.h"
 #include "index.h"
+#include "json_tree.h"
 #include "text.h"
 
 bool image_id_is_valid(const char *id)
@@ -696,6 +696,11 @@ fail:
 
 /* ---- JSON in ---- */
 
+_Static_assert((int)JSON_TREE_INVALID == (int)RECORD_INVALID &&
+                   (int)JSON_TREE_UNSUPPORTED == (int)RECORD_UNSUPPORTED &&
+                   (int)JSON_TREE_NOMEM == (int)RECORD_NOMEM,
+               "json_tree_parse() codes are record_parse() codes");
+
 typedef struct parse_ctx {
     char *why;
     size_t why_len;
@@ -720,295 +725,9 @@ static int fail_as(parse_ctx *c, int code, const char *fmt, ...)
 
 #define bad(c, ...) fail_as((c), RECORD_INVALID, __VA_ARGS__)
 
-#define STR(x) #x
-#define XSTR(x) STR(x)
-#define DEPTH_REASON "nested deeper than " XSTR(RECORD_MAX_DEPTH) " levels"
-#define NUL_ESCAPE_REASON "a string holds \\u0000, which this library cannot keep"
-
 static int nomem(parse_ctx *c)
 {
     return fail_as(c, RECORD_NOMEM, "%s", "out of memory");
-}
-
-/* One linear pass before yajl sees the text, skipping strings and comments
- * (tree_parse() allows comments) the way yajl's lexer does. Refuses
- * nesting deeper than RECORD_MAX_DEPTH (yajl_tree_free() and gen_value()
- * recurse), and a \u0000 escape, which yajl decodes into a NUL that would
- * silently cut the string short. */
-static int prescan(parse_ctx *c, const char *s, size_t len)
-{
-    size_t depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        switch (s[i]) {
-        case '"':
-            for (i++; i < len && s[i] != '"'; i++) {
-                if (s[i] != '\\')
-                    continue;
-                if (len - i > 5 && memcmp(s + i + 1, "u0000", 5) == 0)
-                    return fail_as(c, RECORD_UNSUPPORTED, "%s", NUL_ESCAPE_REASON);
-                i++; /* the escaped character: \" and \\ end nothing */
-            }
-            break;
-        case '/':
-            if (i + 1 < len && s[i + 1] == '*') {
-                const char *end = memmem(s + i + 2, len - i - 2, "*/", 2);
-                i = end != NULL ? (size_t)(end - s) + 1 : len;
-            } else if (i + 1 < len && s[i + 1] == '/') {
-                const char *end = memchr(s + i + 2, '\n', len - i - 2);
-                i = end != NULL ? (size_t)(end - s) : len;
-            }
-            break;
-        case '[':
-        case '{':
-            if (++depth > RECORD_MAX_DEPTH)
-                return fail_as(c, RECORD_UNSUPPORTED, "%s", DEPTH_REASON);
-            break;
-        case ']':
-        case '}':
-            if (depth > 0)
-                depth--;
-            break;
-        default:
-            break;
-        }
-    }
-    return 0;
-}
-
-/* ---- JSON text -> yajl tree ----
- * The tree yajl_tree_parse() builds, built through yajl_parse() callbacks:
- * yajl_tree grows each array and object one element per realloc, quadratic
- * wherever realloc copies (ASan, other allocators); here they double. Comments
- * are allowed, as yajl_tree_parse() allows them. Freed with yajl_tree_free(). */
-
-typedef struct tree_frame {
-    yajl_val v; /* the open array or object, attached when it closes */
-    size_t cap; /* room in its values (and keys) */
-    char *key;  /* object: the key waiting for its value */
-} tree_frame;
-
-typedef struct tree_builder {
-    tree_frame *stack;
-    size_t depth, cap;
-    yajl_val root;
-    int failure;        /* why a callback stopped the parse: a RECORD_* code */
-    const char *reason; /* with RECORD_UNSUPPORTED */
-} tree_builder;
-
-static yajl_val tree_node(tree_builder *tb, yajl_type type)
-{
-    yajl_val v = calloc(1, sizeof(*v));
-    if (v == NULL)
-        tb->failure = RECORD_NOMEM;
-    else
-        v->type = type;
-    return v;
-}
-
-/* Attaches v (NULL: allocation failed) to the open container, or makes it
- * the root; 1, or 0 to stop the parse. */
-static int tree_add(tree_builder *tb, yajl_val v)
-{
-    if (v == NULL)
-        return 0;
-    if (tb->depth == 0) {
-        tb->root = v;
-        return 1;
-    }
-    tree_frame *f = &tb->stack[tb->depth - 1];
-    yajl_val c = f->v;
-    bool array = YAJL_IS_ARRAY(c);
-    size_t len = array ? c->u.array.len : c->u.object.len;
-    if (len == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 4;
-        yajl_val *values = realloc(array ? c->u.array.values : c->u.object.values,
-                                   cap * sizeof(yajl_val));
-        if (values != NULL && array)
-            c->u.array.values = values;
-        else if (values != NULL)
-            c->u.object.values = values;
-        const char **keys = values == NULL || array
-                                ? NULL
-                                : realloc((void *)c->u.object.keys, cap * sizeof(char *));
-        if (values == NULL || (!array && keys == NULL)) {
-            yajl_tree_free(v);
-            tb->failure = RECORD_NOMEM;
-            return 0;
-        }
-        if (!array)
-            c->u.object.keys = keys;
-        f->cap = cap;
-    }
-    if (array) {
-        c->u.array.values[c->u.array.len++] = v;
-    } else {
-        c->u.object.keys[c->u.object.len] = f->key;
-        c->u.object.values[c->u.object.len++] = v;
-        f->key = NULL;
-    }
-    return 1;
-}
-
-/* A malloc'd copy of a decoded string; NULL with tb->failure set. */
-static char *tree_text(tree_builder *tb, const unsigned char *s, size_t len)
-{
-    if (memchr(s, '\0', len) != NULL) { /* prescan() refuses these first */
-        tb->failure = RECORD_UNSUPPORTED;
-        tb->reason = NUL_ESCAPE_REASON;
-        return NULL;
-    }
-    char *copy = malloc(len + 1);
-    if (copy == NULL) {
-        tb->failure = RECORD_NOMEM;
-        return NULL;
-    }
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    return copy;
-}
-
-static int tree_null(void *ctx)
-{
-    return tree_add(ctx, tree_node(ctx, yajl_t_null));
-}
-
-static int tree_boolean(void *ctx, int value)
-{
-    return tree_add(ctx, tree_node(ctx, value ? yajl_t_true : yajl_t_false));
-}
-
-/* Keeps the text, with the integer and double readings yajl_tree gives. */
-static int tree_number(void *ctx, const char *s, size_t len)
-{
-    yajl_val v = tree_node(ctx, yajl_t_number);
-    if (v == NULL)
-        return 0;
-    if ((v->u.number.r = tree_text(ctx, (const unsigned char *)s, len)) == NULL) {
-        free(v);
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long long i = strtoll(v->u.number.r, &end, 10);
-    if (errno == 0 && *end == '\0') {
-        v->u.number.i = i;
-        v->u.number.flags |= YAJL_NUMBER_INT_VALID;
-    }
-    errno = 0;
-    double d = strtod(v->u.number.r, &end);
-    if (errno == 0 && *end == '\0') {
-        v->u.number.d = d;
-        v->u.number.flags |= YAJL_NUMBER_DOUBLE_VALID;
-    }
-    return tree_add(ctx, v);
-}
-
-static int tree_string(void *ctx, const unsigned char *s, size_t len)
-{
-    yajl_val v = tree_node(ctx, yajl_t_string);
-    if (v == NULL)
-        return 0;
-    if ((v->u.string = tree_text(ctx, s, len)) == NULL) {
-        free(v);
-        return 0;
-    }
-    return tree_add(ctx, v);
-}
-
-static int tree_key(void *ctx, const unsigned char *s, size_t len)
-{
-    tree_builder *tb = ctx;
-    tree_frame *f = &tb->stack[tb->depth - 1];
-    free(f->key); /* only set twice in a row after a failure */
-    f->key = tree_text(tb, s, len);
-    return f->key != NULL;
-}
-
-static int tree_open(tree_builder *tb, yajl_type type)
-{
-    if (tb->depth == RECORD_MAX_DEPTH) { /* prescan() refuses these first */
-        tb->failure = RECORD_UNSUPPORTED;
-        tb->reason = DEPTH_REASON;
-        return 0;
-    }
-    if (tb->depth == tb->cap) {
-        size_t cap = tb->cap ? 2 * tb->cap : 16;
-        tree_frame *stack = realloc(tb->stack, cap * sizeof(*stack));
-        if (stack == NULL) {
-            tb->failure = RECORD_NOMEM;
-            return 0;
-        }
-        tb->stack = stack;
-        tb->cap = cap;
-    }
-    yajl_val v = tree_node(tb, type);
-    if (v == NULL)
-        return 0;
-    tb->stack[tb->depth++] = (tree_frame){v, 0, NULL};
-    return 1;
-}
-
-static int tree_start_map(void *ctx)
-{
-    return tree_open(ctx, yajl_t_object);
-}
-
-static int tree_start_array(void *ctx)
-{
-    return tree_open(ctx, yajl_t_array);
-}
-
-static int tree_close(void *ctx)
-{
-    tree_builder *tb = ctx;
-    tree_frame f = tb->stack[--tb->depth];
-    free(f.key); /* NULL in valid JSON */
-    return tree_add(tb, f.v);
-}
-
-/* Parses json (len bytes) into *out; 0, or a RECORD_* code with why. */
-static int tree_parse(parse_ctx *c, const char *json, size_t len, yajl_val *out)
-{
-    static const yajl_callbacks callbacks = {
-        tree_null, tree_boolean, NULL, NULL, tree_number, tree_string, tree_start_map,
-        tree_key, tree_close, tree_start_array, tree_close};
-    tree_builder tb = {NULL, 0, 0, NULL, 0, NULL};
-    *out = NULL;
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &tb);
-    if (h == NULL)
-        return nomem(c);
-    yajl_config(h, yajl_allow_comments, 1);
-    yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    int rc = 0;
-    if (st == yajl_status_ok) {
-        *out = tb.root;
-    } else {
-        if (tb.failure == RECORD_NOMEM) {
-            rc = nomem(c);
-        } else if (tb.failure == RECORD_UNSUPPORTED) {
-            rc = fail_as(c, RECORD_UNSUPPORTED, "%s", tb.reason);
-        } else {
-            unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
-            if (msg == NULL) {
-                rc = nomem(c);
-            } else {
-                msg[strcspn((char *)msg, "\n")] = '\0';
-                rc = bad(c, "not JSON: %s", msg[0] ? (char *)msg : "parse error");
-                yajl_free_error(h, msg);
-            }
-        }
-        while (tb.depth > 0) {
-            tree_frame *f = &tb.stack[--tb.depth];
-            free(f->key);
-            yajl_tree_free(f->v);
-        }
-        yajl_tree_free(tb.root);
-    }
-    free(tb.stack);
-    yajl_free(h);
-    return rc;
 }
 
 static int take_string(parse_ctx *c, yajl_val v, const char *key, char **out)
@@ -1241,13 +960,9 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
     parse_ctx c = {why, why_len};
     int rc;
     *out = NULL;
-    if (memchr(json, '\0', len) != NULL)
-        return bad(&c, "%s", "not JSON: contains a NUL byte");
-    if ((rc = prescan(&c, json, len)) != 0)
-        return rc;
     yajl_val root;
-    if ((rc = tree_parse(&c, json, len, &root)) != 0)
-        return rc;
+    if ((rc = json_tree_parse(&root, json, len, RECORD_MAX_DEPTH, why, why_len)) != 0)
+        return rc; /* JSON_TREE_* and RECORD_* codes are the same */
     image_record *r = record_new();
     if (r == NULL) {
         rc = nomem(&c);
@@ -1276,9 +991,9 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
 static int copy_flags(image_storage_images *out, const char *json)
 {
     char why[64];
-    parse_ctx c = {why, sizeof(why)};
     yajl_val root;
-    if (tree_parse(&c, json, strlen(json), &root) != 0 || !YAJL_IS_OBJECT(root)) {
+    if (json_tree_parse(&root, json, strlen(json), RECORD_MAX_DEPTH, why, sizeof(why)) != 0 ||
+        !YAJL_IS_OBJECT(root)) {
         yajl_tree_free(root);
         return -1;
     }
