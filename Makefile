@@ -103,14 +103,12 @@ LIB_SO_LINK   = $(BUILDDIR)/libimagestore.so
 MOD_SO        = $(BUILDDIR)/lua/imagestore/core.so
 
 # ---- test environment -----------------------------------------------------
-# Specs and C tests get IMAGESTORE_ROOT (repo root) and, when ../shared/fixtures
-# exists, IMAGESTORE_FIXTURES (absolute). Both may be given on the command line.
+# Specs and C tests get IMAGESTORE_ROOT (repo root) and IMAGESTORE_FIXTURES
+# (absolute; the copies in spec/fixtures, see its README). Both may be given
+# on the command line.
 IMAGESTORE_ROOT     := $(CURDIR)
-IMAGESTORE_FIXTURES ?= $(realpath $(CURDIR)/../shared/fixtures)
-export IMAGESTORE_ROOT
-ifneq ($(IMAGESTORE_FIXTURES),)
-export IMAGESTORE_FIXTURES
-endif
+IMAGESTORE_FIXTURES ?= $(CURDIR)/spec/fixtures
+export IMAGESTORE_ROOT IMAGESTORE_FIXTURES
 
 LUA_ENV = env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4 \
           LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;./?.lua;;' \

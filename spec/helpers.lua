@@ -39,7 +39,7 @@ end
 M.execute = execute
 
 -- The repository root is the working directory when busted runs.
-M.fixtures_dir = os.getenv("IMAGESTORE_FIXTURES") or "../shared/fixtures"
+M.fixtures_dir = os.getenv("IMAGESTORE_FIXTURES") or "spec/fixtures"
 
 -- Makes a fresh temporary directory that cleanup() removes.
 function M.tmpdir()

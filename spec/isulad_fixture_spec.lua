@@ -1,4 +1,4 @@
--- A store written by iSulad (../shared/fixtures/isulad, see its README):
+-- A store written by iSulad (spec/fixtures/isulad, see its README):
 -- every recorded value, the lookups iSulad's own tests expect, the Loaded
 -- spelling, the health_check build scenario, and a rewrite that keeps every
 -- original key. The fixtures are always copied first (STYLE.md item 15).
