@@ -125,7 +125,7 @@ typedef struct image_store image_store_t;
 struct image_store {
     struct image_store_state *state;
 
-    /* The seed interface (image-module-design.md), argument orders as written. */
+    /* The seed interface (iSulad's image module design), argument orders as written. */
     int (*create)(const char *id, const char **names, size_t names_len, const char *layer,
                   const char *metadata, timestamp time, const char *searchable_digest,
                   image_store_t *image_store, image_storage_images *image);

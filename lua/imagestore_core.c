@@ -1,7 +1,7 @@
 /*
  * imagestore.core: the Lua binding of the C image store (core/image_store.h).
  *
- * Conventions (docs/contract.md, STYLE.md items 9-13):
+ * Conventions (docs/contract.md; the userdata lifecycle of Lua's liolib.c):
  *   - A store is a full userdata created closed, given its metatable, and only
  *     then opened (as liolib.c does), so a failure leaves a consistent object.
  *     __gc and __close are the same idempotent function.

@@ -6,7 +6,7 @@
 -- `after_each(helpers.cleanup)`.
 --
 -- Fixtures are never opened in place: copy_fixture() copies them into a
--- temporary directory first (STYLE.md item 15).
+-- temporary directory first, so no spec can change them.
 
 local M = {}
 

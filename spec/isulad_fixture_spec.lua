@@ -1,7 +1,7 @@
 -- A store written by iSulad (spec/fixtures/isulad, see its README):
 -- every recorded value, the lookups iSulad's own tests expect, the Loaded
 -- spelling, the health_check build scenario, and a rewrite that keeps every
--- original key. The fixtures are always copied first (STYLE.md item 15).
+-- original key. The fixtures are always copied first, so no spec can change them.
 
 local helpers = require("spec.helpers")
 local fails, succeeds = helpers.fails, helpers.succeeds
