@@ -13,6 +13,9 @@
 #   make deps       install missing Debian packages (scripts/ensure-deps)
 #   make bench      deps, then the benchmark (bench/run; table + build/bench/results.json)
 #   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
+#   make bench-naming  what naming policies and hooks cost (bench/naming.lua)
+#   make fuzz       libFuzzer (clang) on every fuzz/fuzz_*.c for FUZZ_SECONDS each
+#   make help       this list
 
 VERSION       = 0.1.0
 SOVERSION     = 0
@@ -29,7 +32,7 @@ LUA_LMOD_DIR  = $(PREFIX)/share/lua/$(LUA_VERSION)
 
 # ---- tools ----------------------------------------------------------------
 LUA           = lua$(LUA_VERSION)
-BUSTED        = /usr/bin/busted
+BUSTED       := $(shell command -v busted 2>/dev/null || echo busted)
 PKG_CONFIG    = pkg-config
 AR            = ar
 INSTALL       = install
@@ -136,10 +139,15 @@ export IMAGESTORE_LUA
 DEMO_STORE    = $(CURDIR)/demo-store
 
 # ---- build ----------------------------------------------------------------
-.PHONY: all lib module tests deps check check-c check-lua demo torture \
+.PHONY: all lib module tests deps check check-c check-lua demo torture help \
         install install-lib install-lua uninstall clean build-deps-ok
 
 all: lib module tests
+
+# The targets, from the comment at the top of this file.
+help:
+	@awk '/^#   make/ { on = 1 } on && !/^#/ { exit } on { sub(/^# /, ""); print }' \
+	    $(firstword $(MAKEFILE_LIST))
 
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK) $(LIB_LUA_A)
 module: $(MOD_SO)
@@ -157,7 +165,8 @@ $(OBJDIR)/core/%.o: core/%.c | build-deps-ok
 
 $(OBJDIR)/lua/%.o: lua/%.c | build-deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -Icore $(LUA_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -DIMAGESTORE_VERSION='"$(VERSION)"' -Icore \
+	    $(LUA_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(OBJDIR)/spec/c/%.o: spec/c/%.c | build-deps-ok
 	@mkdir -p $(@D)
@@ -306,9 +315,6 @@ BENCH_BIN      = $(BENCH_OUT)/imagestore-bench
 BENCH_FLOOR    = $(BENCH_OUT)/fsync-floor
 BENCH_CLOCK    = $(BENCH_OUT)/lua/bench_clock.so
 BENCH_SVG      = bench/scaling.svg
-# The batch API (image_store_batch_begin/_commit) is compiled in once
-# core/image_store.h declares it; without it the batch modes report so.
-BENCH_HAVE_BATCH := $(shell grep -q 'image_store_batch_begin' core/image_store.h 2>/dev/null && echo 1 || echo 0)
 export BENCH_SIZES BENCH_DIR
 
 .PHONY: bench bench-build bench-plot
@@ -321,7 +327,7 @@ $(BENCH_OUT)/change-check: bench/change_check.c $(LIB_A)
 
 $(OBJDIR)/bench/bench.o: bench/bench.c core/image_store.h | build-deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DBENCH_HAVE_BATCH=$(BENCH_HAVE_BATCH) -Icore $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -c -o $@ $<
 
 $(BENCH_BIN): $(OBJDIR)/bench/bench.o $(LIB_A)
 	@mkdir -p $(@D)

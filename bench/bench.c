@@ -31,8 +31,7 @@
  * rss: opens the empty store EMPTYDIR first and reads VmRSS, then opens DIR
  * (N images) and reads VmRSS again; reports the difference per image.
  *
- * Times are CLOCK_MONOTONIC. Exit status 3: the requested mode needs the batch
- * API, which core/image_store.h does not declare (yet).
+ * Times are CLOCK_MONOTONIC.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -43,9 +42,6 @@
 
 #include "image_store.h"
 
-#ifndef BENCH_HAVE_BATCH
-#define BENCH_HAVE_BATCH 0
-#endif
 
 #define IMPL "imagestore-c"
 #define CONFIG_LEN 1500
@@ -184,7 +180,6 @@ static void create_one(image_store_t *st, const workload *w, size_t i)
         die("set_big_data config", st);
 }
 
-#if BENCH_HAVE_BATCH
 static void batch_begin(image_store_t *st)
 {
     if (image_store_batch_begin(st) != 0)
@@ -195,16 +190,6 @@ static void batch_commit(image_store_t *st)
 {
     if (image_store_batch_commit(st) != 0)
         die("batch_commit", st);
-}
-#endif
-
-static void no_batch(const char *phase, size_t n)
-{
-    printf("{\"impl\":\"" IMPL "\",\"phase\":\"%s\",\"n\":%zu,\"error\":\"the batch API "
-           "(image_store_batch_begin) is not in core/image_store.h\"}\n",
-           phase, n);
-    fprintf(stderr, "imagestore-bench: %s needs the batch API, which this core lacks\n", phase);
-    exit(3);
 }
 
 static int cmd_create(const char *dir, size_t n, const char *mode, size_t chunk, size_t start,
@@ -222,8 +207,6 @@ static int cmd_create(const char *dir, size_t n, const char *mode, size_t chunk,
         fprintf(stderr, "imagestore-bench: unknown create mode \"%s\"\n", mode);
         return 2;
     }
-    if (!calls && !BENCH_HAVE_BATCH)
-        no_batch(phase, n);
     workload_init(&w, n, start);
     open_store(dir, &st);
     if (chunk == 0 || chunk > n)
@@ -233,7 +216,6 @@ static int cmd_create(const char *dir, size_t n, const char *mode, size_t chunk,
         for (size_t i = 0; i < n; i++)
             create_one(&st, &w, i);
     }
-#if BENCH_HAVE_BATCH
     else if (image_batch) {
         for (size_t i = 0; i < n; i++) {
             batch_begin(&st);
@@ -248,7 +230,6 @@ static int cmd_create(const char *dir, size_t n, const char *mode, size_t chunk,
             batch_commit(&st);
         }
     }
-#endif
     double dt = now() - t0;
     int k = snprintf(extra, sizeof(extra), "\"images_per_s\":%.1f", (double)n / dt);
     if (batch)

@@ -24,7 +24,9 @@
 #include "image_store.h"
 #include "imagestore_lua_hooks.h"
 
-#define IMAGESTORE_VERSION "0.1.0"
+#ifndef IMAGESTORE_VERSION /* the Makefile passes its VERSION */
+#error "IMAGESTORE_VERSION must be defined (-DIMAGESTORE_VERSION=\"x.y.z\")"
+#endif
 #define STORE_MT "imagestore.store"
 #define BOX_MT "imagestore.box"
 
