@@ -159,9 +159,10 @@ build-deps-ok:
 	  echo "error: pkg-config cannot find $(PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC));" \
 	       "run 'make deps' (or scripts/ensure-deps)" >&2; exit 1; }
 
+# Hidden by default: the library exports what image_store.h marks IMAGE_STORE_API.
 $(OBJDIR)/core/%.o: core/%.c | build-deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden $(PKG_CFLAGS) -c -o $@ $<
 
 $(OBJDIR)/lua/%.o: lua/%.c | build-deps-ok
 	@mkdir -p $(@D)
@@ -271,8 +272,10 @@ check: deps
 	fi; \
 	exit $$status
 
-check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS)
+check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(LIB_SO)
 	@status=0; \
+	bash scripts/run-suite "exports of $(LIB_SO)" \
+	    bash scripts/check-exports $(LIB_SO) core/image_store.h || status=1; \
 	for t in $(TEST_BINS) $(FUZZ_REPLAYS); do \
 	  $(TEST_ENV) bash scripts/run-suite "$$t" "$$t" || status=1; \
 	done; \

@@ -42,6 +42,15 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: the core is built with
+ * -fvisibility=hidden, and only declarations marked so are visible
+ * (`make check` compares `nm -D` of libimagestore.so with this list). */
+#if defined(__GNUC__)
+#define IMAGE_STORE_API __attribute__((visibility("default")))
+#else
+#define IMAGE_STORE_API
+#endif
+
 /* Error codes. IMAGE_STORE_ESYS keeps the errno of the failed system call. */
 enum image_store_error {
     IMAGE_STORE_OK = 0,
@@ -171,24 +180,24 @@ struct image_store {
  * loads every record. Returns 0, or -1 with the error in image_store. The
  * members are set either way; call image_store_close() in both cases. A
  * missing dir with readonly is IMAGE_STORE_ENOTFOUND. */
-int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store);
+IMAGE_STORE_API int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store);
 
 /* Releases everything the store holds. Accepts NULL and a closed store. */
-void image_store_close(image_store_t *image_store);
+IMAGE_STORE_API void image_store_close(image_store_t *image_store);
 
 /* The last failure on this store. The message is valid until the next call. */
-int image_store_error_code(const image_store_t *image_store);
-int image_store_error_errno(const image_store_t *image_store);
-const char *image_store_error_name(const image_store_t *image_store);
-const char *image_store_error_message(const image_store_t *image_store);
+IMAGE_STORE_API int image_store_error_code(const image_store_t *image_store);
+IMAGE_STORE_API int image_store_error_errno(const image_store_t *image_store);
+IMAGE_STORE_API const char *image_store_error_name(const image_store_t *image_store);
+IMAGE_STORE_API const char *image_store_error_message(const image_store_t *image_store);
 
 /* The change token this store has caught up with: the count of committed
  * writes to the directory, by any process. After a successful mutator, the
  * token its own write published (so successes across processes are ordered). */
-uint64_t image_store_generation(const image_store_t *image_store);
+IMAGE_STORE_API uint64_t image_store_generation(const image_store_t *image_store);
 
 /* The store's directory, as given to new_image_store(). */
-const char *image_store_dir(const image_store_t *image_store);
+IMAGE_STORE_API const char *image_store_dir(const image_store_t *image_store);
 
 /* Batches, for bulk work (imports, mirroring):
  *   image_store_batch_begin(&st);          // takes the store's lock exclusively
@@ -200,9 +209,9 @@ const char *image_store_dir(const image_store_t *image_store);
  * If a write inside failed, or commit fails, nothing of the batch reaches the
  * disk and memory is reloaded from it; so does image_store_batch_abort().
  * load() is refused inside a batch. Not nestable. */
-int image_store_batch_begin(image_store_t *image_store);
-int image_store_batch_commit(image_store_t *image_store);
-void image_store_batch_abort(image_store_t *image_store);
+IMAGE_STORE_API int image_store_batch_begin(image_store_t *image_store);
+IMAGE_STORE_API int image_store_batch_commit(image_store_t *image_store);
+IMAGE_STORE_API void image_store_batch_abort(image_store_t *image_store);
 
 /* check() lists what is wrong on disk (a fresh scan: records, big-data
  * sizes and digests, stray and temp files, names held twice) and changes
@@ -215,8 +224,8 @@ void image_store_batch_abort(image_store_t *image_store);
  * never acts on what it could not read ("unreadable") or on records beyond
  * this library's limits ("unsupported"). Both return kinds as in
  * image_store_problem; release with image_store_problems_free(). */
-int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
-int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
+IMAGE_STORE_API int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
+IMAGE_STORE_API int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
 
 /* Hooks: user code the store calls at defined points (a Lua binding
  * installs Lua functions here; see lua/imagestore_lua_hooks.h).
@@ -267,9 +276,9 @@ typedef struct image_event {
 
 typedef struct image_hook_result image_hook_result; /* owned by the store */
 /* For hooks: adds a name (copied) to the result; 0, or -1 out of memory. */
-int image_hook_result_add_name(image_hook_result *result, const char *name);
+IMAGE_STORE_API int image_hook_result_add_name(image_hook_result *result, const char *name);
 /* For hooks: the message that goes with a refusal or failure (copied). */
-void image_hook_result_set_message(image_hook_result *result, const char *message);
+IMAGE_STORE_API void image_hook_result_set_message(image_hook_result *result, const char *message);
 
 typedef struct image_store_hooks {
     int (*name)(void *data, image_name_use use, const char *name, image_hook_result *result);
@@ -279,24 +288,24 @@ typedef struct image_store_hooks {
 
 /* Installs hooks (copied; either member may be NULL); NULL removes them.
  * 0, or -1 (EINVAL) when called from inside a hook. */
-int image_store_set_hooks(image_store_t *image_store, const image_store_hooks *hooks);
+IMAGE_STORE_API int image_store_set_hooks(image_store_t *image_store, const image_store_hooks *hooks);
 /* True while one of the store's hooks is running. */
-bool image_store_in_hook(const image_store_t *image_store);
+IMAGE_STORE_API bool image_store_in_hook(const image_store_t *image_store);
 
 /* Release what the members return. All accept NULL. */
-void image_storage_images_clear(image_storage_images *image);
-void image_storage_images_free(image_storage_images *images, size_t len);
-void image_store_problems_free(image_store_problem *problems, size_t len);
-void image_store_strings_free(char **strings, size_t len);
+IMAGE_STORE_API void image_storage_images_clear(image_storage_images *image);
+IMAGE_STORE_API void image_storage_images_free(image_storage_images *images, size_t len);
+IMAGE_STORE_API void image_store_problems_free(image_store_problem *problems, size_t len);
+IMAGE_STORE_API void image_store_strings_free(char **strings, size_t len);
 
 /* Time helpers. timestamp_parse accepts RFC 3339 with any offset; 0 or -1. */
-int timestamp_parse(const char *text, timestamp *out);
+IMAGE_STORE_API int timestamp_parse(const char *text, timestamp *out);
 /* Writes "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (31 bytes with the NUL) to buf. */
-void timestamp_format(timestamp t, char buf[static 40]);
-timestamp timestamp_now(void);
+IMAGE_STORE_API void timestamp_format(timestamp t, char buf[static 40]);
+IMAGE_STORE_API timestamp timestamp_now(void);
 
 /* "sha256:<64 hex>" of data into out (72 bytes with the NUL); 0 or -1. */
-int image_store_sha256(char out[static 72], const void *data, size_t len);
+IMAGE_STORE_API int image_store_sha256(char out[static 72], const void *data, size_t len);
 
 #ifdef __cplusplus
 }
