@@ -38,8 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C only (C11): the seed's member named `delete` and the `[static N]`
+ * array parameters are not C++. A C++ program wraps the store in a C file. */
 #ifdef __cplusplus
-extern "C" {
+#error "image_store.h is a C11 header; include it from C"
 #endif
 
 /* What the shared library exports: the core is built with
@@ -306,9 +308,5 @@ IMAGE_STORE_API timestamp timestamp_now(void);
 
 /* "sha256:<64 hex>" of data into out (72 bytes with the NUL); 0 or -1. */
 IMAGE_STORE_API int image_store_sha256(char out[static 72], const void *data, size_t len);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif
