@@ -2169,11 +2169,17 @@ static void repair_files(store_state *s, const finding *f, size_t n, repair_log 
                 snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
             }
         } else if (f[i].kind == FINDING_TEMP_FILE) {
-            if (strcmp(f[i].entry, f[i].item) == 0)
-                snprintf(rel, sizeof(rel), "%s", f[i].entry);
-            else
+            bool in_image = strcmp(f[i].entry, f[i].item) != 0;
+            if (in_image)
                 snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
-            int e = fs_remove_tree_at(s->dirfd, rel);
+            else
+                snprintf(rel, sizeof(rel), "%s", f[i].entry);
+            /* from the image directory itself, opened without symlinks */
+            int dfd = in_image ? fs_open_beneath(s->dirfd, f[i].entry, O_RDONLY | O_DIRECTORY, 0)
+                               : s->dirfd;
+            int e = dfd < 0 ? errno : fs_remove_tree_at(dfd, in_image ? f[i].item : rel);
+            if (in_image && dfd >= 0)
+                close(dfd);
             if (e != 0 && e != ENOENT) {
                 char *path = fs_join(s->dir, rel);
                 rc = error_sys(&s->err, e, "remove", path ? path : s->dir);
