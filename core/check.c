@@ -301,42 +301,64 @@ static void check_entry(scan *sc, const char *entry)
             "directory %s is not an image directory: the name is not a 64-hex ID", entry);
         return;
     }
-    char rel[64 + 1 + sizeof(RECORD_FILE)], why[512], *json = NULL;
-    size_t len;
-    image_error err;
+    char why[512];
     image_record *r = NULL;
-    snprintf(rel, sizeof(rel), "%s/%s", entry, RECORD_FILE);
-    if (fs_read_file(sc->dirfd, sc->dir, rel, 0, &json, &len, &err) != 0) {
-        int e = err.sys_errno;
-        if (e == ENOMEM)
-            sc->failed = true;
-        else if (e == ENOENT)
-            add(sc, FINDING_NO_RECORD, entry, NULL, NULL, "image directory %s has no %s", entry,
-                RECORD_FILE);
-        else if (fstatat(sc->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
-            add(sc, FINDING_NO_RECORD, entry, RECORD_FILE, NULL, "%s is %s, not a file",
-                RECORD_FILE, fs_type_name(st.st_mode));
-        else
-            add(sc, FINDING_UNREADABLE, entry, RECORD_FILE, NULL, "cannot read the record: %s",
-                strerror(e ? e : EIO));
-        return;
-    }
-    int parsed = record_parse(&r, json, len, why, sizeof(why));
-    if (parsed == RECORD_NOMEM) {
+    finding_kind kind;
+    const char *about;
+    if (check_read_record(sc->dirfd, sc->dir, entry, &r, &kind, &about, why, sizeof(why)) != 0) {
         sc->failed = true;
-    } else if (parsed != 0) {
-        add(sc, parsed == RECORD_UNSUPPORTED ? FINDING_UNSUPPORTED : FINDING_UNPARSEABLE, entry,
-            RECORD_FILE, NULL, "%s", why);
-    } else if (strcmp(r->id, entry) != 0) {
-        add(sc, FINDING_ID_MISMATCH, entry, RECORD_FILE, NULL,
-            "record id %s does not match its directory %s", r->id, entry);
+    } else if (r == NULL) {
+        add(sc, kind, entry, about, NULL, "%s", why);
     } else {
         check_big_data(sc, entry, r);
         check_files(sc, entry, r);
         check_names(sc, entry, r);
     }
     record_free(r);
+}
+
+int check_read_record(int dirfd, const char *dir, const char *id, image_record **out,
+                      finding_kind *kind, const char **about, char *why, size_t why_len)
+{
+    char rel[64 + 1 + sizeof(RECORD_FILE)], *json = NULL;
+    size_t len;
+    image_error err;
+    struct stat st;
+    *out = NULL;
+    *about = RECORD_FILE;
+    snprintf(rel, sizeof(rel), "%s/%s", id, RECORD_FILE);
+    if (fs_read_file(dirfd, dir, rel, 0, &json, &len, &err) != 0) {
+        int e = err.sys_errno;
+        if (e == ENOMEM)
+            return -1;
+        if (e == ENOENT) {
+            *kind = FINDING_NO_RECORD;
+            *about = NULL;
+            snprintf(why, why_len, "image directory %s has no %s", id, RECORD_FILE);
+        } else if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+            *kind = FINDING_NO_RECORD;
+            snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, fs_type_name(st.st_mode));
+        } else {
+            *kind = FINDING_UNREADABLE;
+            snprintf(why, why_len, "cannot read the record: %s", strerror(e ? e : EIO));
+        }
+        return 0;
+    }
+    int parsed = record_parse(out, json, len, why, why_len);
     free(json);
+    if (parsed == RECORD_NOMEM)
+        return -1;
+    if (parsed != 0) {
+        *kind = parsed == RECORD_UNSUPPORTED ? FINDING_UNSUPPORTED : FINDING_UNPARSEABLE;
+        return 0;
+    }
+    if (strcmp((*out)->id, id) != 0) {
+        *kind = FINDING_ID_MISMATCH;
+        snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, id);
+        record_free(*out);
+        *out = NULL;
+    }
+    return 0;
 }
 
 int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_error *err)

@@ -43,6 +43,16 @@ typedef struct finding {
 
 /* Scans the store at dirfd; 0, or an error (allocation, unreadable store). */
 int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_error *err);
+/* Reads <id>/images.json below dirfd, and says what is wrong when it is no
+ * usable record: 0 with *out the record; or 0 with *out NULL, *kind
+ * (FINDING_NO_RECORD: missing or not a regular file; FINDING_UNREADABLE: an
+ * I/O or permission error, the content unknown; FINDING_UNPARSEABLE,
+ * FINDING_UNSUPPORTED, FINDING_ID_MISMATCH), a sentence in why, and *about
+ * the file it is about (RECORD_FILE, or NULL when there is none); -1 when
+ * memory ran out. Load, check and repair all classify records this way. */
+struct image_record;
+int check_read_record(int dirfd, const char *dir, const char *id, struct image_record **out,
+                      finding_kind *kind, const char **about, char *why, size_t why_len);
 const char *finding_kind_name(finding_kind kind);
 void findings_free(finding *findings, size_t len);
 /* The big-data key a file name stands for (verbatim or "=" + base64), or

@@ -9,14 +9,10 @@
 
 int error_set(image_error *err, int code, const char *fmt, ...)
 {
-    char raw[sizeof(err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    text_vformat_escaped(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
-    /* Escaping never shrinks text, so a character cut by vsnprintf's
-     * truncation falls past the end of the message too. */
-    text_escape_into(err->message, sizeof(err->message), raw);
     err->code = code;
     err->sys_errno = 0;
     return code;

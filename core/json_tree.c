@@ -25,13 +25,10 @@ static int fail_as(parse_ctx *c, int code, const char *fmt, ...)
 
 static int fail_as(parse_ctx *c, int code, const char *fmt, ...)
 {
-    char raw[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    text_vformat_escaped(c->why, c->why_len, fmt, ap);
     va_end(ap);
-    if (c->why_len > 0)
-        text_escape_into(c->why, c->why_len, raw);
     return code;
 }
 

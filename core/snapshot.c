@@ -318,18 +318,23 @@ static bool record_is_sound(image_record *d)
     d->digests.len = 0;
     if (d->digest_explicit && d->digest != NULL)
         d->digests.items[d->digests.len++] = d->digest;
-    strmap seen; /* linear however many manifests a tampered entry lists */
+    /* A set only when there are many (a tampered entry may list thousands):
+     * open decodes every record here, and most have a manifest or two. */
+    strmap seen;
+    bool many = d->big_data_len > 16;
     strmap_init(&seen);
-    if (strmap_reserve(&seen, d->big_data_len + 1) != 0)
+    if (many && strmap_reserve(&seen, d->big_data_len + 1) != 0)
         return false;
-    if (d->digests.len > 0)
+    if (many && d->digests.len > 0)
         strmap_put(&seen, d->digest, d);
     for (size_t i = 0; i < d->big_data_len; i++) {
         const big_data_item *b = &d->big_data[i];
-        if (b->digest != NULL && record_is_manifest_key(b->name) && !strmap_get(&seen, b->digest)) {
+        if (b->digest == NULL || !record_is_manifest_key(b->name) ||
+            (many ? strmap_get(&seen, b->digest) != NULL : str_list_contains(&d->digests, b->digest)))
+            continue;
+        if (many)
             strmap_put(&seen, b->digest, d); /* room was made */
-            d->digests.items[d->digests.len++] = b->digest;
-        }
+        d->digests.items[d->digests.len++] = b->digest;
     }
     strmap_free(&seen);
     d->digests.cap = d->digests.len;

@@ -948,49 +948,18 @@ static int add_problem(loaded_state *ls, const char *path, const char *kind, con
     return push_problem(&ls->problems, &ls->problems_len, &ls->problems_cap, path, kind, text);
 }
 
-/* Reads <name>/images.json. An unusable record is *out NULL with *why and
- * *kind: "no-record" (missing, or not a regular file), "unparseable" (read
- * and rejected), "unsupported" (beyond this library's limits), "id-mismatch",
- * or "unreadable" (an I/O or permission error: the content is unknown).
+/* Reads <name>/images.json (check_read_record()), packed into arena. An
+ * unusable record is *out NULL with *why and *kind, the finding's name.
  * Returns -1 only when memory ran out. */
 static int read_record(store_state *s, const char *name, image_record **out, char *why,
                        size_t why_len, const char **kind, record_arena *arena)
 {
-    char rel[64 + 1 + sizeof(RECORD_FILE)], *json = NULL;
-    size_t len;
-    image_error err;
-    struct stat st;
-    *out = NULL;
-    snprintf(rel, sizeof(rel), "%s/%s", name, RECORD_FILE);
-    if (fs_read_file(s->dirfd, s->dir, rel, 0, &json, &len, &err) != 0) {
-        int e = err.sys_errno;
-        if (e == ENOMEM)
-            return -1;
-        if (e == ENOENT) {
-            *kind = "no-record";
-            snprintf(why, why_len, "image directory %s has no %s", name, RECORD_FILE);
-        } else if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-            *kind = "no-record";
-            snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, fs_type_name(st.st_mode));
-        } else {
-            *kind = "unreadable";
-            snprintf(why, why_len, "cannot read the record: %s", strerror(e ? e : EIO));
-        }
-        return 0;
-    }
-    int parsed = record_parse(out, json, len, why, why_len);
-    free(json);
-    if (parsed == RECORD_NOMEM)
+    finding_kind k;
+    const char *about;
+    if (check_read_record(s->dirfd, s->dir, name, out, &k, &about, why, why_len) != 0)
         return -1;
-    if (parsed != 0) {
-        *kind = parsed == RECORD_UNSUPPORTED ? "unsupported" : "unparseable";
-        return 0;
-    }
-    if (strcmp((*out)->id, name) != 0) {
-        snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, name);
-        *kind = "id-mismatch";
-        record_free(*out);
-        *out = NULL;
+    if (*out == NULL) {
+        *kind = finding_kind_name(k);
         return 0;
     }
     image_record *packed = record_pack(*out, arena);

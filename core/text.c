@@ -1,5 +1,6 @@
 #include "text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 size_t text_utf8_char_len(const char *s, size_t len)
@@ -99,4 +100,14 @@ size_t text_escape_into(char *out, size_t size, const char *s)
     }
     out[o] = '\0';
     return o;
+}
+
+void text_vformat_escaped(char *out, size_t size, const char *fmt, va_list ap)
+{
+    char raw[1024];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    /* Escaping never shrinks text, so a character cut by vsnprintf's
+     * truncation falls past the end of out too. */
+    if (size > 0)
+        text_escape_into(out, size, raw);
 }

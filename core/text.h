@@ -2,6 +2,7 @@
 #ifndef IMAGE_TEXT_H
 #define IMAGE_TEXT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -19,5 +20,9 @@ bool text_has_control(const char *s);
  * \xNN. Truncates between characters, never inside one or an escape.
  * Returns the length written. */
 size_t text_escape_into(char *out, size_t size, const char *s);
+/* vsnprintf into out (size bytes, at most 1024 used), then escaped as
+ * text_escape_into() does: every message that quotes outside text. */
+void text_vformat_escaped(char *out, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -16,6 +16,7 @@
 #endif
 
 #include "image_store.h"
+#include "test_support.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,42 +31,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* ---- TAP ---------------------------------------------------------------- */
-
-static int tests_run;
-static int tests_failed;
-
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static bool check(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    tests_run++;
-    if (!cond) {
-        tests_failed++;
-    }
-    printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return cond;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void diag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
+/* ---- assertions --------------------------------------------------------- */
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -141,19 +107,6 @@ static char *path_join(const char *a, const char *b)
     }
     snprintf(p, len, "%s/%s", a, b);
     return p;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bool is_file(const char *path)
@@ -1107,6 +1060,5 @@ int main(int argc, char **argv)
 
     rm_rf(tmp);
     free(tmp);
-    printf("1..%d\n", tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    return tap_done();
 }

@@ -22,7 +22,7 @@
 #include "record.h"
 #include "text.h"
 
-/* ---- TAP ---------------------------------------------------------------- */
+/* ---- assertions --------------------------------------------------------- */
 
 static bool check_str(const char *got, const char *want, const char *what)
 {
