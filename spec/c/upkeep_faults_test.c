@@ -202,6 +202,36 @@ static void test_repair_goes_on(const char *dir)
     image_store_close(&st);
 }
 
+static void test_listing_errors(const char *dir)
+{
+    setup(dir);
+    image_store_t st;
+    if (new_image_store(false, false, dir, &st) != 0)
+        exit(2);
+    char image[4200];
+    snprintf(image, sizeof(image), "%s/%s", dir, ID_A);
+    image_store_problem *found = NULL;
+    size_t n = 0;
+    fault("getdents:every:EIO", image);
+    int rc = image_store_check(&st, &found, &n);
+    fault(NULL, NULL);
+    check(rc == 0 && n == 1 && strcmp(found[0].kind, "unreadable") == 0 &&
+              strcmp(found[0].path, image) == 0,
+          "EIO listing an image directory: check() says unreadable (%zu findings, first %s)", n,
+          n ? found[0].kind : "-");
+    image_store_problems_free(found, n);
+    image_store_close(&st);
+    image_store_t again;
+    fault("getdents:every:EIO", dir);
+    rc = new_image_store(false, true, dir, &again);
+    fault(NULL, NULL);
+    check(rc != 0 && strcmp(image_store_error_name(&again), "EIO") == 0 &&
+              strstr(image_store_error_message(&again), "readdir") != NULL,
+          "EIO listing the store directory: open fails with it (%s: %s)",
+          image_store_error_name(&again), image_store_error_message(&again));
+    image_store_close(&again);
+}
+
 static void test_closed_store(const char *dir)
 {
     setup(dir);
@@ -235,6 +265,7 @@ int main(int argc, char **argv)
     test_daemon_open_under_eio(dir);
     test_check_repair_under_eio(dir);
     test_repair_goes_on(dir);
+    test_listing_errors(dir);
     test_closed_store(dir);
     rm_rf(template);
     return tap_done();
