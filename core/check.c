@@ -16,7 +16,6 @@
 #include "index.h"
 #include "record.h"
 
-#define RECORD_FILE "images.json"
 
 typedef struct scan {
     int dirfd;
@@ -85,55 +84,6 @@ static finding *add(scan *sc, finding_kind kind, const char *entry, const char *
 static bool is_temp(const char *name)
 {
     return strncmp(name, FS_TMP_PREFIX, strlen(FS_TMP_PREFIX)) == 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted entries of a directory; NULL with *n 0 and *err an errno when
- * it cannot be read (ENOMEM included). */
-static char **list_dir(int dirfd, const char *rel, size_t *n, int *err)
-{
-    *n = 0;
-    *err = 0;
-    int fd = rel ? fs_open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0)
-                 : openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        *err = errno ? errno : EIO;
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, cap * sizeof(char *));
-            if (grown == NULL)
-                break;
-            names = grown;
-        }
-        if ((names[*n] = strdup(e->d_name)) == NULL)
-            break;
-        (*n)++;
-    }
-    *err = errno; /* a failed readdir, or ENOMEM from above */
-    closedir(d);
-    if (*err != 0) {
-        image_store_strings_free(names, *n);
-        *n = 0;
-        return NULL;
-    }
-    if (*n > 1)
-        qsort(names, *n, sizeof(char *), compare_names);
-    return names;
 }
 
 char *big_data_key_of_file(const char *file)
@@ -215,10 +165,11 @@ static void check_big_data(scan *sc, const char *entry, const image_record *r)
  * and entries that are not regular files at all. */
 static void check_files(scan *sc, const char *entry, const image_record *r)
 {
+    fs_dirent *files;
     size_t n;
-    int err;
-    char **files = list_dir(sc->dirfd, entry, &n, &err);
-    if (files == NULL && err != 0) {
+    const char *failed;
+    int err = fs_list_dir(sc->dirfd, entry, &files, &n, &failed);
+    if (err != 0) {
         if (err == ENOMEM)
             sc->failed = true;
         else
@@ -228,7 +179,7 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
     }
     int dfd = fs_open_beneath(sc->dirfd, entry, O_RDONLY | O_DIRECTORY, 0);
     for (size_t i = 0; i < n && !sc->failed; i++) {
-        const char *name = files[i];
+        const char *name = files[i].name;
         struct stat st;
         if (is_temp(name)) {
             add(sc, FINDING_TEMP_FILE, entry, name, name, "leftover temporary file %s", name);
@@ -248,7 +199,7 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
     }
     if (dfd >= 0)
         close(dfd);
-    image_store_strings_free(files, n);
+    fs_dirents_free(files, n);
 }
 
 static void check_names(scan *sc, const char *entry, const image_record *r)
@@ -368,16 +319,17 @@ int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_err
     sc.dirfd = dirfd;
     sc.dir = dir;
     strmap_init(&sc.names);
+    fs_dirent *entries;
     size_t n;
-    int list_err;
-    char **entries = list_dir(dirfd, NULL, &n, &list_err);
-    if (entries == NULL && list_err != 0) {
+    const char *failed;
+    int list_err = fs_list_dir(dirfd, NULL, &entries, &n, &failed);
+    if (list_err != 0) {
         strmap_free(&sc.names);
         return error_sys(err, list_err, "opendir", dir);
     }
     for (size_t i = 0; i < n && !sc.failed; i++)
-        check_entry(&sc, entries[i]);
-    image_store_strings_free(entries, n);
+        check_entry(&sc, entries[i].name);
+    fs_dirents_free(entries, n);
     strmap_free(&sc.names);
     str_list_free(&sc.held);
     if (sc.failed) {

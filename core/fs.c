@@ -336,39 +336,36 @@ static int stage_update(fs_txn *txn, const char *name, image_error *err)
         return IMAGE_STORE_ESYS;
     s->replaces = true;
     int rc = 0, src = -1, dst = -1;
-    DIR *d = NULL;
     if (mkdirat(txn->basefd, s->tmp, 0700) != 0) {
         int saved = errno;
         drop(txn, txn->len - 1);
         return fs_error(err, saved, "mkdir", txn->basepath, name);
     }
+    fs_dirent *entries = NULL;
+    size_t n = 0;
+    const char *failed;
+    int list_err;
     if ((src = fs_open_beneath(txn->basefd, name, O_RDONLY | O_DIRECTORY, 0)) < 0 ||
         (dst = openat(txn->basefd, s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         rc = fs_error(err, errno, "open", txn->basepath, name);
-    } else if ((d = fdopendir(src)) == NULL) {
-        rc = fs_error(err, errno, "opendir", txn->basepath, name);
-    } else {
-        src = -1; /* closedir closes it */
-        struct dirent *e;
-        for (errno = 0; rc == 0 && (e = readdir(d)) != NULL; errno = 0) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            struct stat st;
-            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-                rc = fs_error(err, errno, "stat", txn->basepath, name);
-            else if (S_ISDIR(st.st_mode)) /* a link cannot carry it over, and dropping it would lose it */
-                rc = error_set(err, IMAGE_STORE_ECORRUPT,
-                               "image directory %s/%s holds subdirectory %s, which is not the "
-                               "store's: repair() moves it to .quarantine",
-                               txn->basepath, name, e->d_name);
-            else if (linkat(dirfd(d), e->d_name, dst, e->d_name, 0) != 0) /* a symlink or FIFO as it is */
-                rc = fs_error(err, errno, "link", txn->basepath, name);
-        }
-        if (rc == 0 && errno != 0) /* a listing cut short: the copy would lose files */
-            rc = fs_error(err, errno, "readdir", txn->basepath, name);
+    } else if ((list_err = fs_list_dir(src, NULL, &entries, &n, &failed)) != 0) {
+        /* a listing cut short: the copy would lose files */
+        rc = fs_error(err, list_err, failed, txn->basepath, name);
     }
-    if (d != NULL)
-        closedir(d);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *file = entries[i].name;
+        struct stat st;
+        if (fstatat(src, file, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = fs_error(err, errno, "stat", txn->basepath, name);
+        else if (S_ISDIR(st.st_mode)) /* a link cannot carry it over, and dropping it would lose it */
+            rc = error_set(err, IMAGE_STORE_ECORRUPT,
+                           "image directory %s/%s holds subdirectory %s, which is not the "
+                           "store's: repair() moves it to .quarantine",
+                           txn->basepath, name, file);
+        else if (linkat(src, file, dst, file, 0) != 0) /* a symlink or FIFO as it is */
+            rc = fs_error(err, errno, "link", txn->basepath, name);
+    }
+    fs_dirents_free(entries, n);
     if (src >= 0)
         close(src);
     if (dst >= 0)
@@ -628,6 +625,66 @@ int fs_write_file(int basefd, const char *basepath, const char *name, const void
 
 /* ---- reading and removing ---- */
 
+static int compare_dirents(const void *a, const void *b)
+{
+    return strcmp(((const fs_dirent *)a)->name, ((const fs_dirent *)b)->name);
+}
+
+void fs_dirents_free(fs_dirent *entries, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        free(entries[i].name);
+    free(entries);
+}
+
+int fs_list_dir(int dirfd, const char *rel, fs_dirent **out, size_t *len, const char **failed)
+{
+    *out = NULL;
+    *len = 0;
+    *failed = "open";
+    int fd = rel ? fs_open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0)
+                 : openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno ? errno : EIO;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int saved = errno;
+        close(fd);
+        *failed = "opendir";
+        return saved;
+    }
+    fs_dirent *entries = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            fs_dirent *grown = realloc(entries, cap * sizeof(*grown));
+            if (grown == NULL)
+                break;
+            entries = grown;
+        }
+        if ((entries[n].name = strdup(e->d_name)) == NULL)
+            break;
+        entries[n++].type = e->d_type;
+    }
+    rc = errno; /* a failed readdir, or ENOMEM from above */
+    *failed = e != NULL ? "malloc" : "readdir";
+    closedir(d);
+    if (rc != 0) {
+        fs_dirents_free(entries, n);
+        return rc;
+    }
+    if (n > 1)
+        qsort(entries, n, sizeof(*entries), compare_dirents);
+    *out = entries;
+    *len = n;
+    return 0;
+}
+
 int fs_remove_tree_at(int parent, const char *name)
 {
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -636,28 +693,21 @@ int fs_remove_tree_at(int parent, const char *name)
             return unlinkat(parent, name, 0) == 0 ? 0 : errno;
         return errno == ENOENT ? 0 : errno;
     }
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        int saved = errno;
-        close(fd);
-        return saved;
-    }
-    int rc = 0;
-    struct dirent *e;
-    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+    fs_dirent *entries;
+    size_t n;
+    const char *failed;
+    int rc = fs_list_dir(fd, NULL, &entries, &n, &failed);
+    for (size_t i = 0; i < n; i++) {
         int r;
-        if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
-            r = fs_remove_tree_at(fd, e->d_name);
+        if (entries[i].type == DT_DIR || entries[i].type == DT_UNKNOWN)
+            r = fs_remove_tree_at(fd, entries[i].name);
         else
-            r = unlinkat(fd, e->d_name, 0) == 0 ? 0 : errno;
+            r = unlinkat(fd, entries[i].name, 0) == 0 ? 0 : errno;
         if (r != 0 && rc == 0)
             rc = r;
     }
-    if (errno != 0 && rc == 0)
-        rc = errno;
-    closedir(d);
+    fs_dirents_free(entries, n);
+    close(fd);
     if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && rc == 0)
         rc = errno;
     return rc;

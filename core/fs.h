@@ -94,6 +94,18 @@ int fs_open_beneath(int basefd, const char *rel, int flags, unsigned mode);
  * component ("", "a//b", "a/": EINVAL), a symlink anywhere (ELOOP). */
 int fs_open_beneath_walk(int basefd, const char *rel, int flags, unsigned mode);
 /* Removes a tree below dirfd without following symlinks; returns 0 or an errno. */
+/* An entry of a directory listing. */
+typedef struct fs_dirent {
+    char *name;
+    unsigned char type; /* d_type: DT_DIR, DT_REG, ..., or DT_UNKNOWN when not said */
+} fs_dirent;
+
+/* The one directory lister: every entry of the directory rel beneath dirfd
+ * (opened without following symlinks; NULL: dirfd itself) but "." and "..",
+ * in name order. 0, or an errno with *failed naming the call that failed
+ * ("open", "opendir", "readdir", "malloc") and nothing allocated. */
+int fs_list_dir(int dirfd, const char *rel, fs_dirent **out, size_t *len, const char **failed);
+void fs_dirents_free(fs_dirent *entries, size_t len);
 int fs_remove_tree_at(int dirfd, const char *name);
 /* Reads base/rel into a malloc'd, NUL-terminated buffer. Only a regular
  * file is read: anything else is "read <path>: not a regular file (a FIFO)"

@@ -455,14 +455,48 @@ image_record *record_pack(const image_record *r, record_arena *arena)
     return out;
 }
 
-void record_drop_name(image_record *r, size_t i)
+bool record_remove_name(image_record *r, const char *name)
 {
-    if (!r->packed) {
-        str_list_remove_at(&r->names, i);
-        return;
+    for (size_t i = 0; i < r->names.len; i++) {
+        if (strcmp(r->names.items[i], name) != 0)
+            continue;
+        if (!r->packed) {
+            str_list_remove_at(&r->names, i);
+        } else {
+            memmove(&r->names.items[i], &r->names.items[i + 1],
+                    (r->names.len - i - 1) * sizeof(char *));
+            r->names.len--;
+        }
+        return true;
     }
-    memmove(&r->names.items[i], &r->names.items[i + 1], (r->names.len - i - 1) * sizeof(char *));
-    r->names.len--;
+    return false;
+}
+
+big_data_item *record_set_big_data(image_record *r, const char *key, int64_t size,
+                                   const char *digest)
+{
+    char *digest_copy = digest ? strdup(digest) : NULL;
+    if (digest != NULL && digest_copy == NULL)
+        return NULL;
+    big_data_item *item = record_find_big_data(r, key);
+    if (item == NULL) {
+        char *name = strdup(key);
+        big_data_item *grown =
+            name ? realloc(r->big_data, (r->big_data_len + 1) * sizeof(*grown)) : NULL;
+        if (grown == NULL) {
+            free(name);
+            free(digest_copy);
+            return NULL;
+        }
+        r->big_data = grown;
+        item = &grown[r->big_data_len++];
+        item->name = name;
+        item->digest = NULL;
+    }
+    free(item->digest);
+    item->digest = digest_copy;
+    item->size = size;
+    return item;
 }
 
 big_data_item *record_find_big_data(const image_record *r, const char *key)
@@ -471,6 +505,18 @@ big_data_item *record_find_big_data(const image_record *r, const char *key)
         if (strcmp(r->big_data[i].name, key) == 0)
             return &r->big_data[i];
     return NULL;
+}
+
+void record_remove_big_data(image_record *r, const char *key)
+{
+    big_data_item *item = record_find_big_data(r, key);
+    if (item == NULL)
+        return;
+    size_t i = (size_t)(item - r->big_data);
+    free(item->name);
+    free(item->digest);
+    memmove(item, item + 1, (r->big_data_len - i - 1) * sizeof(*item));
+    r->big_data_len--;
 }
 
 bool record_has_name(const image_record *r, const char *name)

@@ -12,6 +12,9 @@
 
 #include "image_store.h"
 
+/* The file in <dir>/<id>/ that holds the image's record. */
+#define RECORD_FILE "images.json"
+
 typedef struct str_list {
     char **items;
     size_t len, cap;
@@ -84,11 +87,11 @@ int record_serialize(char **out, size_t *len, const image_record *r);
 image_record *record_new(void);
 /* A copy in one allocation (record and every string and array it points
  * to): compact, and quick to build and free. A packed record is never edited
- * in place (edits go to record_clone()), except by record_drop_name(). NULL
+ * in place (edits go to record_clone()), except by record_remove_name(). NULL
  * on allocation failure. */
 image_record *record_pack(const image_record *r, struct record_arena *arena);
-/* Removes names.items[i] (packed or not). */
-void record_drop_name(image_record *r, size_t i);
+/* Removes name from the record's names (packed or not); whether it was there. */
+bool record_remove_name(image_record *r, const char *name);
 void record_free(image_record *r);
 /* A deep copy, or NULL on allocation failure. */
 image_record *record_clone(const image_record *r);
@@ -98,6 +101,13 @@ int record_to_public(image_storage_images *out, const image_record *r, bool read
 
 bool record_is_manifest_key(const char *key);
 big_data_item *record_find_big_data(const image_record *r, const char *key);
+/* Inserts or updates the item for key (an unpacked record) with size and a
+ * copy of digest (NULL: not recorded); the item, or NULL on allocation
+ * failure with the record unchanged. */
+big_data_item *record_set_big_data(image_record *r, const char *key, int64_t size,
+                                   const char *digest);
+/* Removes the item for key, if any (an unpacked record). */
+void record_remove_big_data(image_record *r, const char *key);
 bool record_has_name(const image_record *r, const char *name);
 
 /* List helpers; 0 or -1 (allocation). */

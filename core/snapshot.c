@@ -133,8 +133,8 @@ int snapshot_write(int dirfd, const char *dir, image_record *const *records, siz
     uint64_t count = 0;
     for (size_t i = 0; i < n; i++) {
         struct stat st;
-        char rel[64 + 1 + sizeof(SNAPSHOT_RECORD_FILE)];
-        snprintf(rel, sizeof(rel), "%s/%s", records[i]->id, SNAPSHOT_RECORD_FILE);
+        char rel[64 + 1 + sizeof(RECORD_FILE)];
+        snprintf(rel, sizeof(rel), "%s/%s", records[i]->id, RECORD_FILE);
         if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue; /* not on disk (yet): nothing to vouch for */
         bool racy = st.st_ctim.tv_sec >= now.tv_sec - 1 || st.st_mtim.tv_sec >= now.tv_sec - 1;

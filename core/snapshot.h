@@ -21,7 +21,6 @@
 #include "record.h"
 
 #define SNAPSHOT_FILE ".imagestore.snapshot"
-#define SNAPSHOT_RECORD_FILE "images.json"
 
 typedef struct snapshot {
     char *data; /* the whole file, read */

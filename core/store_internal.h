@@ -1,0 +1,228 @@
+/*
+ * The store's private state and the API its files share (never installed).
+ *
+ * The store is split by concern, each file owning one part:
+ *   store.c           lifecycle (open, close, errors), batches, hooks set-up
+ *   store_members.c   the seed's member functions: a lock discipline
+ *                     (WRITE_OP / READ_OP) around each operation
+ *   store_resolve.c   references to records, and checks of what callers give
+ *   store_write.c     the write operations, each one changeset
+ *   store_read.c      the read operations
+ *   store_changeset.c staging edited records and files, commit, swap into memory
+ *   store_load.c      reading the whole store from disk into a fresh index
+ *   store_sync.c      keeping up with other processes through the lock file
+ *   repair.c          daemon recovery, check() and repair()
+ * Every function here that can fail returns 0 or an IMAGE_STORE_E* code and
+ * sets s->err.
+ */
+#ifndef IMAGE_STORE_INTERNAL_H
+#define IMAGE_STORE_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "fs.h"
+#include "hooks.h"
+#include "image_store.h"
+#include "index.h"
+#include "lock.h"
+#include "record.h"
+
+struct image_store_state {
+    char *dir;
+    int dirfd;
+    bool daemon;
+    bool readonly;
+    image_index index;
+    image_store_problem *problems;
+    size_t problems_len;
+    store_lock lock;
+    uint64_t seen_generation; /* of the lock file, as far as memory reflects it */
+    str_list changed;         /* IDs the current operation (or batch) wrote */
+    bool changed_all;         /* ... or everything */
+    bool in_batch;
+    fs_txn batch;             /* the open batch's staged writes (deferred sync) */
+    bool batch_failed;        /* a write inside the batch failed: commit refuses */
+    int batch_errno;
+    char batch_failure[1024];
+    size_t stale;             /* records the snapshot does not vouch for */
+    hook_slot hooks;
+    image_error err;
+};
+
+typedef struct image_store_state store_state;
+
+/* What a closed store's state points at: never read or written, only told
+ * apart from a store whose allocation failed (NULL). */
+extern const char store_closed_marker;
+#define CLOSED_STATE ((store_state *)(uintptr_t)&store_closed_marker)
+
+static inline store_state *state_of(const image_store_t *st)
+{
+    return st != NULL && st->state != CLOSED_STATE ? st->state : NULL;
+}
+
+static inline int oom(store_state *s)
+{
+    return error_sys(&s->err, ENOMEM, "malloc", s->dir);
+}
+
+static inline int refuse_readonly(store_state *s, const char *op)
+{
+    if (!s->readonly)
+        return 0;
+    return error_set(&s->err, IMAGE_STORE_EREADONLY, "store is read-only: cannot %s", op);
+}
+
+/* ---- store_resolve.c: references and input checks ---- */
+
+/* Resolves a reference: full ID, name, the name hook's candidates,
+ * repo@digest, then unique ID prefix; ENOTFOUND, EAMBIGUOUS, EINVAL. */
+int store_resolve(store_state *s, const char *ref, image_record **out);
+/* EINVAL unless value (NULL allowed) is UTF-8; what names the field. */
+int store_check_text(store_state *s, const char *what, const char *value);
+/* EINVAL for a time RFC 3339 cannot write (outside the years 0000..9999). */
+int store_check_time(store_state *s, timestamp t);
+/* t as RFC 3339, malloc'd; NULL on allocation failure. */
+char *store_format_time(timestamp t);
+/* name as the name hook would have it stored, checked; *out is name or a
+ * string owned by holder. */
+int store_given_name(store_state *s, const char *name, const char **out, str_list *holder);
+/* Names deduplicated in order, each checked (after the name hook). */
+int store_collect_names(store_state *s, const char **names, size_t len, str_list *out);
+/* A set of the strings of l (borrowed); 0 or -1. */
+int store_set_of(strmap *set, const str_list *l);
+/* The file name of a big-data key, into file; EINVAL for an unsafe key. */
+int store_check_key(store_state *s, const char *key, char file[static 256]);
+
+/* ---- store_changeset.c: stage, commit, swap into memory ---- */
+
+typedef struct change {
+    image_record *old;  /* NULL for a new image */
+    image_record *next; /* the staged replacement (owned until published) */
+} change;
+
+typedef struct changeset {
+    change items[8];
+    change *more; /* when items is not enough */
+    size_t len, cap;
+    strmap later; /* id of old -> index + 1, for the changes in more */
+    fs_txn own;   /* outside a batch */
+    fs_txn *txn;  /* own, or the batch's */
+} changeset;
+
+void changeset_init(store_state *s, changeset *cs);
+change *changeset_at(changeset *cs, size_t i);
+/* The change for old (existing, or NULL for a new image), with a clone to
+ * edit; NULL on OOM (s->err set). */
+change *changeset_edit(store_state *s, changeset *cs, image_record *old);
+void changeset_free(changeset *cs);
+/* Stages a file in c's image directory. */
+int change_stage_file(store_state *s, changeset *cs, change *c, const char *name, const void *data,
+                      size_t len);
+/* Stages every record, commits (outside a batch), then swaps the records
+ * into memory; memory and disk are unchanged when it fails. */
+int changeset_apply(store_state *s, changeset *cs);
+/* Notes id among the IDs this operation (or batch) changed. */
+int store_note_changed(store_state *s, const char *id);
+/* At batch commit: stages each record the batch changed, once. */
+int store_stage_batch_records(store_state *s);
+
+/* ---- store_write.c and store_read.c: the operations ---- */
+
+int store_op_create(store_state *s, const char *id, const char **names, size_t names_len,
+                    const char *layer, const char *metadata, timestamp time, const char *digest,
+                    image_storage_images *out);
+/* set_names (append false: replace) and add_name (append true). */
+int store_op_set_names(store_state *s, const char *ref, const char **names, size_t names_len,
+                       bool append);
+int store_op_remove_name(store_state *s, const char *ref, const char *given);
+int store_op_set_big_data(store_state *s, const char *ref, const char *key, const void *data,
+                          size_t len);
+int store_op_delete(store_state *s, const char *ref);
+int store_op_wipe(store_state *s);
+int store_op_save(store_state *s);
+int store_op_set_loaded_time(store_state *s, const char *id, timestamp loaded);
+int store_op_set_metadata(store_state *s, const char *id, const char *metadata);
+int store_op_set_size(store_state *s, const char *id, int64_t size);
+
+int store_op_get(store_state *s, const char *id, image_storage_images *image);
+int store_op_lookup(store_state *s, const char *name, char **id);
+int store_op_images(store_state *s, image_storage_images **images, size_t *len);
+int store_op_by_digest(store_state *s, const char *digest, image_storage_images **images,
+                       size_t *len);
+int store_op_metadata(store_state *s, const char *id, char **metadata);
+int store_op_big_data(store_state *s, const char *id, const char *key, char **data, size_t *len);
+int store_op_big_data_size(store_state *s, const char *id, const char *key, int64_t *size);
+int store_op_big_data_digest(store_state *s, const char *id, const char *key, char **digest);
+int store_op_big_data_names(store_state *s, const char *id, char ***names, size_t *len);
+int store_op_problems(store_state *s, image_store_problem **problems, size_t *len);
+
+/* ---- store_load.c: reading the disk ---- */
+
+/* Appends {path, kind, problem} to a problem list; 0 or -1 (allocation). */
+int store_push_problem(image_store_problem **list, size_t *len, size_t *cap, const char *path,
+                       const char *kind, const char *text);
+/* Reads <name>/images.json (check_read_record()), packed into arena. An
+ * unusable record is *out NULL with *why and *kind, the finding's name.
+ * Returns -1 only when memory ran out. */
+int store_read_record(store_state *s, const char *name, image_record **out, char *why,
+                      size_t why_len, const char **kind, record_arena *arena);
+/* Builds a fresh index from the disk (with the snapshot's help); replaces
+ * memory only on success. */
+int store_load_all(store_state *s);
+/* ELAYOUT when dirfd holds containers/storage's top-level images.json. */
+int store_refuse_foreign_layout(store_state *s, int dirfd);
+/* load(): re-reads the disk from the directory's path. */
+int store_reload(store_state *s);
+
+/* ---- store_sync.c: other processes ---- */
+
+/* Whether more than 1/share of the records are not in the snapshot. */
+bool store_snapshot_is_stale(const store_state *s, size_t share);
+void store_write_snapshot(store_state *s);
+/* Brings memory up to the lock file's generation. */
+int store_catch_up(store_state *s);
+/* Tells other processes what this operation (or batch) changed. */
+void store_publish_changes(store_state *s);
+/* EINVAL when called from inside one of the store's own hooks. */
+int store_refuse_in_hook(store_state *s);
+int store_begin_read(store_state *s);
+int store_begin_write(store_state *s, const char *op);
+/* Publishes, refreshes the snapshot when stale, unlocks; 0 or -1 for rc. */
+int store_end_write(store_state *s, int rc);
+
+#define STATE_OR_FAIL(st)                                                                          \
+    store_state *s = state_of(st);                                                                 \
+    if (s == NULL || s->dirfd < 0 || store_refuse_in_hook(s) != 0)                                       \
+    return -1
+
+/* A mutator: lock, catch up, run `call`, publish, unlock. */
+#define WRITE_OP(st, op, call)                                                                     \
+    do {                                                                                           \
+        STATE_OR_FAIL(st);                                                                         \
+        int rc_ = store_begin_write(s, op);                                                              \
+        if (rc_ != 0)                                                                              \
+            return -1;                                                                             \
+        return store_end_write(s, (call));                                                               \
+    } while (0)
+
+/* A reader: catch up if another process wrote, then run `call`. */
+#define READ_OP(st, call)                                                                          \
+    do {                                                                                           \
+        STATE_OR_FAIL(st);                                                                         \
+        if (store_begin_read(s) != 0)                                                                    \
+            return -1;                                                                             \
+        return (call) == 0 ? 0 : -1;                                                               \
+    } while (0)
+
+/* ---- store_members.c and repair.c ---- */
+
+void store_set_members(image_store_t *st);
+/* Daemon open: clear temp entries and quarantine unusable image directories. */
+void store_recover(store_state *s);
+
+#endif
