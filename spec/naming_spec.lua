@@ -5,6 +5,7 @@
 local helpers = require("spec.helpers")
 local fails = helpers.fails
 local naming = require("imagestore.naming")
+local registries_conf = require("imagestore.registries_conf")
 local V = require("spec.data.reference_vectors")
 
 local ROOT = os.getenv("IMAGESTORE_ROOT") or "."
@@ -970,56 +971,34 @@ describe("imagestore.naming", function()
     end)
   end)
 
+  -- imagestore.registries_conf reads the files (spec/registries_conf_spec.lua);
+  -- these cases are about what naming adds: its grammar and its messages.
   describe("read_registries_conf", function()
-    it("reads a containers-registries.conf(5) file", function()
+    it("is imagestore.registries_conf.read with the reference grammar", function()
       local conf = assert(naming.read_registries_conf(CONF))
+      assert.are.same(registries_conf.read(CONF), conf)
       assert.are.same({ "registry.fedoraproject.org", "quay.io", "docker.io" }, conf.unqualified_search_registries)
       assert.are.equal("enforcing", conf.short_name_mode)
-      assert.are.same({
-        centos = "quay.io/centos/centos",
-        fedora = "registry.fedoraproject.org/fedora",
-        ["fedora-minimal"] = "registry.fedoraproject.org/fedora-minimal",
-        busybox = "docker.io/library/busybox:1.36",
-        ["podman/stable"] = "quay.io/podman/stable",
-        ubi9 = "registry.access.redhat.com/ubi9",
-      }, conf.aliases)
-      assert.are.same({
-        { prefix = "example.com/foo", location = "internal-registry-for-example.com/bar", insecure = false,
-          blocked = false, mirror = { { location = "example-mirror-0.local/mirror-for-foo" },
-            { location = "example-mirror-1.local/mirrors/foo", insecure = true } } },
-        { location = "registry.example.org:5000", mirror_by_digest_only = true,
-          mirror = { { location = "mirror.example.org" } } },
-      }, conf.registries)
-    end)
-
-    it("reads a shortnames.conf that has only [aliases]", function()
-      local path = helpers.tmpdir() .. "/000-shortnames.conf"
-      helpers.write_file(path, '[aliases]\n  # Almalinux\n  "almalinux" = "docker.io/library/almalinux"\n'
-        .. '  "rhel8/nginx" = \'registry.access.redhat.com/rhel8/nginx\'\n')
-      assert.are.same({ unqualified_search_registries = {}, registries = {},
-        aliases = { almalinux = "docker.io/library/almalinux", ["rhel8/nginx"] = "registry.access.redhat.com/rhel8/nginx" } },
-        naming.read_registries_conf(path))
-    end)
-
-    it("returns an empty configuration for an empty file", function()
-      local path = helpers.tmpdir() .. "/empty.conf"
-      helpers.write_file(path, "# nothing\n\n")
-      assert.are.same({ unqualified_search_registries = {}, aliases = {}, registries = {} },
-        naming.read_registries_conf(path))
-    end)
-
-    it("returns the errno name of a file it cannot read", function()
+      assert.are.equal("docker.io/library/busybox:1.36", conf.aliases.busybox)
       local dir = helpers.tmpdir()
       fails("ENOENT", "open " .. dir .. "/x.conf: No such file or directory",
         naming.read_registries_conf(dir .. "/x.conf"))
       fails("EISDIR", "read " .. dir .. ": Is a directory", naming.read_registries_conf(dir))
-      fails("ENOTDIR", "open " .. CONF .. "/x: Not a directory", naming.read_registries_conf(CONF .. "/x"))
-    end)
-
-    it("names the file and line of a syntax error", function()
-      local path = helpers.tmpdir() .. "/bad.conf"
+      local path = dir .. "/bad.conf"
       helpers.write_file(path, '# ok\nunqualified-search-registries = [\n  "quay.io"\n  "docker.io"\n]\n')
       fails("EINVAL", path .. ":4: expected ',' or ']' in array, found '\"'", naming.read_registries_conf(path))
+    end)
+
+    it("refuses what the reference grammar refuses, naming the file and line", function()
+      local path = helpers.tmpdir() .. "/grammar.conf"
+      helpers.write_file(path, 'unqualified-search-registries = ["quay.io"]\n[aliases]\n"Foo" = "quay.io/foo"\n')
+      fails("EINVAL", path .. ":3: invalid alias: invalid reference \"Foo\": repository name must be lowercase: "
+        .. "'F' at position 1", naming.read_registries_conf(path))
+      helpers.write_file(path, 'unqualified-search-registries = [\n"quay.io",\n"bad_host"]\n')
+      fails("EINVAL", path .. ":3: invalid registry \"bad_host\" in unqualified-search-registries: "
+        .. "invalid character '_' at position 4 in domain", naming.read_registries_conf(path))
+      fails("EINVAL", path .. ":3: invalid registry \"bad_host\" in unqualified-search-registries: "
+        .. "invalid character '_' at position 4 in domain", naming.policy({ registries_conf = path }))
     end)
   end)
 
@@ -1028,62 +1007,37 @@ describe("imagestore.naming", function()
       fails("EINVAL", message, naming.parse_registries_conf(text, "t.conf"))
     end
 
-    it("parses the TOML subset: comments, strings, escapes, arrays, tables", function()
-      local conf = assert(naming.parse_registries_conf(table.concat({
-        "  # comment",
-        "unqualified-search-registries = [ # inline comment",
-        "  'quay.io' , \"docker.io\", ]",
+    it("is imagestore.registries_conf.parse with the reference grammar", function()
+      local text = table.concat({
+        "unqualified-search-registries = [ 'quay.io' , \"docker.io\", ]",
+        'short-name-mode = "permissive"',
         "[aliases]",
-        '"a\\u0062" = "quay.io/\\u0061b"   # escapes',
+        '"a\\u0062" = "quay.io/\\u0061b"',
         "[[registry]]",
         "location = 'x.example.com'",
         "port.number = 5",
-        "",
-      }, "\r\n")))
-      assert.are.same({ "quay.io", "docker.io" }, conf.unqualified_search_registries)
-      assert.are.same({ ab = "quay.io/ab" }, conf.aliases)
-      assert.are.same({ { location = "x.example.com", port = { number = 5 } } }, conf.registries)
-      assert.is_nil(conf.short_name_mode)
-    end)
-
-    it("names the source and line of each syntax error", function()
+      }, "\n")
+      local conf = assert(naming.parse_registries_conf(text))
+      assert.are.same(registries_conf.parse(text), conf)
+      assert.are.same({ unqualified_search_registries = { "quay.io", "docker.io" }, short_name_mode = "permissive",
+        aliases = { ab = "quay.io/ab" }, registries = { { location = "x.example.com", port = { number = 5 } } } }, conf)
       bad('a = [\n"x",\n', "t.conf:1: unterminated array")
-      bad('\na = "x', "t.conf:2: unterminated string")
-      bad("a = 'x\n'", "t.conf:1: unterminated string")
-      bad('a "x"', "t.conf:1: expected '=' after key \"a\"")
-      bad("a =\n", "t.conf:1: expected a value after '='")
-      bad("a = 1\na = 2", "t.conf:2: duplicate key \"a\"")
-      bad("[x]\n[x]", "t.conf:2: table [x] defined twice")
-      bad('a = "x" b', "t.conf:1: unexpected text \"b\" after value")
-      bad("a = 1.5", "t.conf:1: unsupported value \"1.5\"")
-      bad('a = """x"""', "t.conf:1: multi-line strings are not supported")
-      bad("[[a]\n", "t.conf:1: invalid table header: want [[name]]")
-      bad("[a\n", "t.conf:1: invalid table header: want [name]")
-      bad("= 1", "t.conf:1: expected a key, found '='")
-      bad('a = "\\x"', "t.conf:1: invalid escape \\x in string")
-      bad("a = 1\n[a]", "t.conf:2: table [a] defined twice")
-      bad("a = [1]\n[[a]]", "t.conf:2: key \"a\" is not an array of tables")
-      bad("a = { b = 1 c = 2 }", "t.conf:1: expected ',' or '}' in inline table")
-      bad('a = "\\UFFFFFFFF"', "t.conf:1: invalid \\U escape in string")
-      bad('a = "\\uD800"', "t.conf:1: invalid \\u escape in string")
-      bad("a = 99999999999999999999", "t.conf:1: unsupported value \"99999999999999999999\"")
-    end)
-
-    it("checks the registries.conf values", function()
       bad('short-name-mode = "bogus"',
         't.conf:1: invalid short-name-mode "bogus": want "enforcing", "permissive" or "disabled"')
-      bad("short-name-mode = 1",
-        't.conf:1: invalid short-name-mode number: want "enforcing", "permissive" or "disabled"')
-      bad('unqualified-search-registries = "quay.io"', "t.conf:1: unqualified-search-registries must be an array of strings")
+      bad('[aliases]\nfoo = 1', 't.conf:2: invalid alias: alias for "foo" must be a string')
+    end)
+
+    it("checks registries and aliases with the reference grammar", function()
       bad('unqualified-search-registries = [\n"ok.io",\n"bad_host"]',
         "t.conf:3: invalid registry \"bad_host\" in unqualified-search-registries: invalid character '_' at position 4 in domain")
-      bad('unqualified-search-registries = [\n"ok.io", 5]', "t.conf:2: unqualified-search-registries must be an array of strings")
+      bad('unqualified-search-registries = [""]', 't.conf:1: invalid registry "" in unqualified-search-registries: empty')
       bad('[aliases]\n"x" = "quay.io/x"\n"Foo" = "quay.io/foo"',
         "t.conf:3: invalid alias: invalid reference \"Foo\": repository name must be lowercase: 'F' at position 1")
       bad('[aliases]\nfoo = "foo"', 't.conf:2: invalid alias: alias "foo" for "foo" must contain a registry')
-      bad('[aliases]\nfoo = 1', 't.conf:2: invalid alias: alias for "foo" must be a string')
-      bad('aliases = ["x"]', "t.conf:1: aliases must be a table ([aliases])")
-      bad('registry = "x"', "t.conf:1: registry must be an array of tables ([[registry]])")
+      bad('[aliases]\n"quay.io/a" = "quay.io/b"',
+        't.conf:2: invalid alias: short name "quay.io/a" must not contain a registry')
+      bad('[aliases]\n"a" = "quay.io/b@' .. D256 .. '"',
+        't.conf:2: invalid alias: alias "quay.io/b@' .. D256 .. '" for "a" must not contain a digest')
     end)
 
     it("keeps an empty alias, which removes that alias from a policy", function()
