@@ -27,20 +27,10 @@ typedef struct scan {
     bool failed;  /* allocation */
 } scan;
 
-const char *finding_kind_name(finding_kind kind)
-{
-    static const char *const names[] = {
-        "unparseable",      "id-mismatch",       "no-record",    "not-an-image",
-        "big-data-missing", "big-data-size",     "big-data-digest", "orphan-file",
-        "duplicate-name",   "temp-file",         "not-a-directory", "not-a-file",
-        "unreadable",       "unsupported"};
-    return names[kind];
-}
-
-static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
+static finding *add(scan *sc, problem_kind kind, const char *entry, const char *file,
                     const char *item, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static finding *add(scan *sc, finding_kind kind, const char *entry, const char *file,
+static finding *add(scan *sc, problem_kind kind, const char *entry, const char *file,
                     const char *item, const char *fmt, ...)
 {
     if (sc->len == sc->cap) {
@@ -129,12 +119,12 @@ static void check_big_data(scan *sc, const char *entry, const image_record *r)
             if (err.sys_errno == ENOMEM)
                 sc->failed = true;
             else if (err.sys_errno == ENOENT)
-                add(sc, FINDING_BIG_DATA_MISSING, entry, file, b->name,
+                add(sc, PROBLEM_BIG_DATA_MISSING, entry, file, b->name,
                     "big-data item \"%s\" is missing: its file %s is not there", b->name, file);
             else if (fstatat(sc->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
                 continue; /* check_files() reports it */
             else
-                add(sc, FINDING_UNREADABLE, entry, file, b->name,
+                add(sc, PROBLEM_UNREADABLE, entry, file, b->name,
                     "big-data item \"%s\" cannot be read: %s", b->name,
                     strerror(err.sys_errno ? err.sys_errno : EIO));
             continue;
@@ -147,11 +137,11 @@ static void check_big_data(scan *sc, const char *entry, const image_record *r)
         free(data);
         finding *f = NULL;
         if (b->size >= 0 && (uint64_t)b->size != len)
-            f = add(sc, FINDING_BIG_DATA_SIZE, entry, file, b->name,
+            f = add(sc, PROBLEM_BIG_DATA_SIZE, entry, file, b->name,
                     "big-data item \"%s\" is %zu bytes; the record says %lld", b->name, len,
                     (long long)b->size);
         else if (b->digest != NULL && strcmp(b->digest, digest) != 0)
-            f = add(sc, FINDING_BIG_DATA_DIGEST, entry, file, b->name,
+            f = add(sc, PROBLEM_BIG_DATA_DIGEST, entry, file, b->name,
                     "big-data item \"%s\" has digest %s; the record says %s", b->name, digest,
                     b->digest);
         if (f != NULL) {
@@ -173,7 +163,7 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
         if (err == ENOMEM)
             sc->failed = true;
         else
-            add(sc, FINDING_UNREADABLE, entry, NULL, NULL,
+            add(sc, PROBLEM_UNREADABLE, entry, NULL, NULL,
                 "image directory %s cannot be listed: %s", entry, strerror(err));
         return;
     }
@@ -182,11 +172,11 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
         const char *name = files[i].name;
         struct stat st;
         if (is_temp(name)) {
-            add(sc, FINDING_TEMP_FILE, entry, name, name, "leftover temporary file %s", name);
+            add(sc, PROBLEM_TEMP_FILE, entry, name, name, "leftover temporary file %s", name);
             continue;
         }
         if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-            add(sc, FINDING_NOT_FILE, entry, name, name, "%s is %s, not a file", name,
+            add(sc, PROBLEM_NOT_FILE, entry, name, name, "%s is %s, not a file", name,
                 fs_type_name(st.st_mode));
             continue;
         }
@@ -194,7 +184,7 @@ static void check_files(scan *sc, const char *entry, const image_record *r)
             continue;
         char *key = big_data_key_of_file(name);
         if (key == NULL || record_find_big_data(r, key) == NULL)
-            add(sc, FINDING_ORPHAN_FILE, entry, name, name, "file %s is in no record", name);
+            add(sc, PROBLEM_ORPHAN_FILE, entry, name, name, "file %s is in no record", name);
         free(key);
     }
     if (dfd >= 0)
@@ -208,7 +198,7 @@ static void check_names(scan *sc, const char *entry, const image_record *r)
         const char *name = r->names.items[i];
         const char *holder = strmap_get(&sc->names, name);
         if (holder != NULL) {
-            add(sc, FINDING_DUPLICATE_NAME, entry, RECORD_FILE, name,
+            add(sc, PROBLEM_DUPLICATE_NAME, entry, RECORD_FILE, name,
                 "name \"%s\" is also held by image %s", name, holder);
             continue;
         }
@@ -224,17 +214,17 @@ static void check_entry(scan *sc, const char *entry)
 {
     struct stat st;
     if (is_temp(entry)) {
-        add(sc, FINDING_TEMP_FILE, entry, NULL, entry, "leftover temporary entry %s", entry);
+        add(sc, PROBLEM_TEMP_FILE, entry, NULL, entry, "leftover temporary entry %s", entry);
         return;
     }
     if (fstatat(sc->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT) /* else gone since the listing */
-            add(sc, FINDING_UNREADABLE, entry, NULL, NULL, "cannot stat %s: %s", entry,
+            add(sc, PROBLEM_UNREADABLE, entry, NULL, NULL, "cannot stat %s: %s", entry,
                 strerror(errno));
         return;
     }
     if (strcmp(entry, QUARANTINE_DIR) == 0 && !S_ISDIR(st.st_mode)) {
-        add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
+        add(sc, PROBLEM_NOT_DIRECTORY, entry, NULL, NULL,
             "%s is %s, not a directory: nothing can be quarantined until it is moved away",
             entry, fs_type_name(st.st_mode));
         return;
@@ -243,18 +233,18 @@ static void check_entry(scan *sc, const char *entry)
         return; /* the store's own files (.imagestore.*, .quarantine) */
     if (!S_ISDIR(st.st_mode)) {
         if (image_id_is_valid(entry)) /* else a plain file: not ours to judge */
-            add(sc, FINDING_NOT_DIRECTORY, entry, NULL, NULL,
+            add(sc, PROBLEM_NOT_DIRECTORY, entry, NULL, NULL,
                 "an image's place is taken by %s, not a directory", fs_type_name(st.st_mode));
         return;
     }
     if (!image_id_is_valid(entry)) {
-        add(sc, FINDING_NOT_IMAGE, entry, NULL, NULL,
+        add(sc, PROBLEM_NOT_IMAGE, entry, NULL, NULL,
             "directory %s is not an image directory: the name is not a 64-hex ID", entry);
         return;
     }
     char why[512];
     image_record *r = NULL;
-    finding_kind kind;
+    problem_kind kind;
     const char *about;
     if (check_read_record(sc->dirfd, sc->dir, entry, &r, &kind, &about, why, sizeof(why)) != 0) {
         sc->failed = true;
@@ -269,7 +259,7 @@ static void check_entry(scan *sc, const char *entry)
 }
 
 int check_read_record(int dirfd, const char *dir, const char *id, image_record **out,
-                      finding_kind *kind, const char **about, char *why, size_t why_len)
+                      problem_kind *kind, const char **about, char *why, size_t why_len)
 {
     char rel[64 + 1 + sizeof(RECORD_FILE)], *json = NULL;
     size_t len;
@@ -283,14 +273,14 @@ int check_read_record(int dirfd, const char *dir, const char *id, image_record *
         if (e == ENOMEM)
             return -1;
         if (e == ENOENT) {
-            *kind = FINDING_NO_RECORD;
+            *kind = PROBLEM_NO_RECORD;
             *about = NULL;
             snprintf(why, why_len, "image directory %s has no %s", id, RECORD_FILE);
         } else if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-            *kind = FINDING_NO_RECORD;
+            *kind = PROBLEM_NO_RECORD;
             snprintf(why, why_len, "%s is %s, not a file", RECORD_FILE, fs_type_name(st.st_mode));
         } else {
-            *kind = FINDING_UNREADABLE;
+            *kind = PROBLEM_UNREADABLE;
             snprintf(why, why_len, "cannot read the record: %s", strerror(e ? e : EIO));
         }
         return 0;
@@ -300,11 +290,11 @@ int check_read_record(int dirfd, const char *dir, const char *id, image_record *
     if (parsed == RECORD_NOMEM)
         return -1;
     if (parsed != 0) {
-        *kind = parsed == RECORD_UNSUPPORTED ? FINDING_UNSUPPORTED : FINDING_UNPARSEABLE;
+        *kind = parsed == RECORD_UNSUPPORTED ? PROBLEM_UNSUPPORTED : PROBLEM_UNPARSEABLE;
         return 0;
     }
     if (strcmp((*out)->id, id) != 0) {
-        *kind = FINDING_ID_MISMATCH;
+        *kind = PROBLEM_ID_MISMATCH;
         snprintf(why, why_len, "record id %s does not match its directory %s", (*out)->id, id);
         record_free(*out);
         *out = NULL;

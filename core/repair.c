@@ -92,16 +92,6 @@ static void remove_temp_entries(store_state *s)
     fs_dirents_free(entries, n);
 }
 
-/* Kinds of damage that make a store entry unusable as an image: upkeep
- * moves such an entry to .quarantine. Read errors ("unreadable") and
- * records beyond our limits ("unsupported") are never among them. */
-static bool kind_is_unusable_dir(const char *kind)
-{
-    return strcmp(kind, "unparseable") == 0 || strcmp(kind, "id-mismatch") == 0 ||
-           strcmp(kind, "no-record") == 0 || strcmp(kind, "not-an-image") == 0 ||
-           strcmp(kind, "not-a-directory") == 0;
-}
-
 /* The store directory entry a path below it is in ("<dir>/<entry>[/...]"). */
 static char *entry_of(const store_state *s, const char *path)
 {
@@ -122,23 +112,13 @@ static bool still_unusable(store_state *s, const char *entry)
     if (!image_id_is_valid(entry) || !S_ISDIR(st.st_mode))
         return true;
     char why[512];
-    const char *kind = NULL;
+    problem_kind kind = PROBLEM_NONE;
     image_record *r = NULL;
     if (store_read_record(s, entry, &r, why, sizeof(why), &kind, NULL) != 0 || r != NULL) {
         record_free(r);
         return false;
     }
-    return kind_is_unusable_dir(kind);
-}
-
-/* Appends "; <more>" to a problem's sentence (kept as it was on OOM). */
-static void problem_append(image_store_problem *p, const char *more)
-{
-    char *text = NULL;
-    if (asprintf(&text, "%s; %s", p->problem, more) >= 0) {
-        free(p->problem);
-        p->problem = text;
-    }
+    return problem_kind_is_unusable_dir(kind);
 }
 
 /* Daemon open: clear temp entries, then quarantine every image directory
@@ -147,16 +127,17 @@ static void problem_append(image_store_problem *p, const char *more)
 void store_recover(store_state *s)
 {
     remove_temp_entries(s);
-    for (size_t i = 0; i < s->problems_len; i++) {
-        image_store_problem *p = &s->problems[i];
-        char *entry = kind_is_unusable_dir(p->kind) ? entry_of(s, p->path) : NULL, *moved = NULL;
+    for (size_t i = 0; i < s->problems.len; i++) {
+        const problem *p = &s->problems.items[i];
+        char *entry = problem_kind_is_unusable_dir(p->kind) ? entry_of(s, p->path) : NULL;
+        char *moved = NULL;
         if (entry != NULL && still_unusable(s, entry)) {
             char more[1100];
             if (quarantine(s, entry, &moved) == 0)
                 snprintf(more, sizeof(more), "moved to %s", moved);
             else
                 snprintf(more, sizeof(more), "not moved: %s", s->err.message);
-            problem_append(p, more);
+            problem_list_append_text(&s->problems, i, more);
         }
         free(moved);
         free(entry);
@@ -167,19 +148,14 @@ void store_recover(store_state *s)
 static int findings_to_problems(store_state *s, const finding *f, size_t n,
                                 image_store_problem **out, size_t *len)
 {
-    image_store_problem *list = NULL;
-    size_t count = 0, cap = 0;
-    for (size_t i = 0; i < n; i++)
-        if (store_push_problem(&list, &count, &cap, f[i].path, finding_kind_name(f[i].kind),
-                         f[i].detail) != 0) {
-            image_store_problems_free(list, count);
-            return oom(s);
-        }
-    if (list == NULL && (list = calloc(1, sizeof(*list))) == NULL)
-        return oom(s);
-    *out = list;
-    *len = count;
-    return 0;
+    problem_list list = {NULL, 0, 0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = problem_list_add(&list, f[i].kind, f[i].path, f[i].detail);
+    if (rc == 0)
+        rc = problem_list_to_public(&list, out, len);
+    problem_list_free(&list);
+    return rc == 0 ? 0 : oom(s);
 }
 
 int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len)
@@ -220,14 +196,13 @@ static int measure_file(store_state *s, const char *entry, const char *file, int
 
 /* The action list of a repair, and the first error it met (it goes on). */
 typedef struct repair_log {
-    image_store_problem *acts;
-    size_t count, cap;
+    problem_list acts;
     int rc;
     image_error first;
 } repair_log;
 
 static void repair_note(store_state *s, repair_log *log, int rc, const char *path,
-                        const char *action, const char *text)
+                        problem_kind action, const char *text)
 {
     if (rc != 0) {
         if (log->rc == 0) {
@@ -236,7 +211,7 @@ static void repair_note(store_state *s, repair_log *log, int rc, const char *pat
         }
         return;
     }
-    if (action != NULL && store_push_problem(&log->acts, &log->count, &log->cap, path, action, text) != 0 &&
+    if (action != PROBLEM_NONE && problem_list_add(&log->acts, action, path, text) != 0 &&
         log->rc == 0) {
         log->rc = oom(s);
         log->first = s->err;
@@ -258,21 +233,21 @@ static void repair_files(store_state *s, const finding *f, size_t n, repair_log 
 {
     for (size_t i = 0; i < n; i++) {
         char *moved = NULL, rel[64 + 1 + 256], text[1400];
-        const char *action = NULL;
+        problem_kind action = PROBLEM_NONE;
         int rc = 0;
-        bool entry_level = kind_is_unusable_dir(finding_kind_name(f[i].kind)) &&
+        bool entry_level = problem_kind_is_unusable_dir(f[i].kind) &&
                            f[i].entry[0] != '.'; /* never .quarantine itself */
-        if (entry_level || f[i].kind == FINDING_NOT_FILE ||
-            (f[i].kind == FINDING_ORPHAN_FILE && !is_big_data_file(f[i].item))) {
+        if (entry_level || f[i].kind == PROBLEM_NOT_FILE ||
+            (f[i].kind == PROBLEM_ORPHAN_FILE && !is_big_data_file(f[i].item))) {
             if (entry_level)
                 snprintf(rel, sizeof(rel), "%s", f[i].entry);
             else
                 snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
             if ((rc = quarantine(s, rel, &moved)) == 0) {
-                action = "quarantined";
+                action = PROBLEM_QUARANTINED;
                 snprintf(text, sizeof(text), "%s; moved to %s", f[i].detail, moved);
             }
-        } else if (f[i].kind == FINDING_TEMP_FILE) {
+        } else if (f[i].kind == PROBLEM_TEMP_FILE) {
             bool in_image = strcmp(f[i].entry, f[i].item) != 0;
             if (in_image)
                 snprintf(rel, sizeof(rel), "%s/%s", f[i].entry, f[i].item);
@@ -289,7 +264,7 @@ static void repair_files(store_state *s, const finding *f, size_t n, repair_log 
                 rc = error_sys(&s->err, e, "remove", path ? path : s->dir);
                 free(path);
             } else {
-                action = "removed";
+                action = PROBLEM_REMOVED;
                 snprintf(text, sizeof(text), "removed %s", f[i].detail);
             }
         }
@@ -304,54 +279,54 @@ static void repair_records(store_state *s, const finding *f, size_t n, repair_lo
 {
     changeset cs;
     changeset_init(s, &cs);
-    size_t first_action = log->count;
+    size_t first_action = log->acts.len;
     for (size_t i = 0; i < n; i++) {
         image_record *r = f[i].entry ? strmap_get(&s->index.by_id, f[i].entry) : NULL;
-        const char *action = NULL;
+        problem_kind action = PROBLEM_NONE;
         char text[1400];
         int rc = 0;
         if (r == NULL)
             continue;
         change *c = changeset_edit(s, &cs, r);
         if (c == NULL) {
-            repair_note(s, log, IMAGE_STORE_ESYS, f[i].path, NULL, NULL);
+            repair_note(s, log, IMAGE_STORE_ESYS, f[i].path, PROBLEM_NONE, NULL);
             break;
         }
         switch (f[i].kind) {
-        case FINDING_BIG_DATA_SIZE:
-        case FINDING_BIG_DATA_DIGEST:
+        case PROBLEM_BIG_DATA_SIZE:
+        case PROBLEM_BIG_DATA_DIGEST:
             rc = record_set_big_data(c->next, f[i].item, f[i].size, f[i].digest) ? 0 : oom(s);
-            action = "re-recorded";
+            action = PROBLEM_RE_RECORDED;
             snprintf(text, sizeof(text), "recorded %lld bytes and %s for \"%s\"",
                      (long long)f[i].size, f[i].digest, f[i].item);
             break;
-        case FINDING_NOT_FILE: /* moved away in phase 1: a recorded key's file is gone now */
-        case FINDING_BIG_DATA_MISSING: {
-            char *key = f[i].kind == FINDING_NOT_FILE ? big_data_key_of_file(f[i].item)
+        case PROBLEM_NOT_FILE: /* moved away in phase 1: a recorded key's file is gone now */
+        case PROBLEM_BIG_DATA_MISSING: {
+            char *key = f[i].kind == PROBLEM_NOT_FILE ? big_data_key_of_file(f[i].item)
                                                        : strdup(f[i].item);
             if (key != NULL && record_find_big_data(c->next, key) != NULL &&
                 faccessat(s->dirfd, f[i].path + strlen(s->dir) + 1, F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
                 errno == ENOENT) {
                 record_remove_big_data(c->next, key);
-                action = "dropped-big-data";
+                action = PROBLEM_DROPPED_BIG_DATA;
                 snprintf(text, sizeof(text), "dropped \"%s\", whose file is gone", key);
             }
             free(key);
             break;
         }
-        case FINDING_ORPHAN_FILE: {
+        case PROBLEM_ORPHAN_FILE: {
             char *key = big_data_key_of_file(f[i].item), digest[72];
             int64_t size;
             if (key != NULL && (rc = measure_file(s, f[i].entry, f[i].item, &size, digest)) == 0 &&
                 (rc = record_set_big_data(c->next, key, size, digest) ? 0 : oom(s)) == 0) {
-                action = "recorded-file";
+                action = PROBLEM_RECORDED_FILE;
                 snprintf(text, sizeof(text), "recorded %s as big-data item \"%s\"", f[i].item, key);
             }
             free(key);
             break;
         }
-        case FINDING_DUPLICATE_NAME: /* load gave it to the first image: save that */
-            action = "dropped-name";
+        case PROBLEM_DUPLICATE_NAME: /* load gave it to the first image: save that */
+            action = PROBLEM_DROPPED_NAME;
             snprintf(text, sizeof(text), "dropped name \"%s\" from image %s", f[i].item, r->id);
             break;
         default:
@@ -361,13 +336,12 @@ static void repair_records(store_state *s, const finding *f, size_t n, repair_lo
     }
     int rc = cs.len > 0 ? changeset_apply(s, &cs) : 0;
     if (rc != 0) { /* none of the record fixes happened */
-        for (size_t i = first_action; i < log->count; i++) {
-            free(log->acts[i].path);
-            free(log->acts[i].kind);
-            free(log->acts[i].problem);
+        for (size_t i = first_action; i < log->acts.len; i++) {
+            free(log->acts.items[i].path);
+            free(log->acts.items[i].text);
         }
-        log->count = first_action;
-        repair_note(s, log, rc, NULL, NULL, NULL);
+        log->acts.len = first_action;
+        repair_note(s, log, rc, NULL, PROBLEM_NONE, NULL);
     }
     changeset_free(&cs);
 }
@@ -389,15 +363,14 @@ static int do_repair(store_state *s, image_store_problem **out, size_t *out_len)
     if ((rc = store_load_all(s)) == 0)
         repair_records(s, f, n, &log);
     else
-        repair_note(s, &log, rc, NULL, NULL, NULL);
+        repair_note(s, &log, rc, NULL, PROBLEM_NONE, NULL);
     findings_free(f, n);
     s->changed_all = true; /* files moved under other processes' feet: they reload */
-    if (log.acts == NULL && (log.acts = calloc(1, sizeof(*log.acts))) == NULL) {
-        if (log.rc == 0)
-            return oom(s);
+    if (problem_list_to_public(&log.acts, out, out_len) != 0 && log.rc == 0) {
+        problem_list_free(&log.acts);
+        return oom(s);
     }
-    *out = log.acts;
-    *out_len = log.count;
+    problem_list_free(&log.acts);
     if (log.rc != 0)
         s->err = log.first;
     return log.rc;

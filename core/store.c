@@ -196,7 +196,7 @@ void image_store_close(image_store_t *image_store)
         close(s->dirfd);
     str_list_free(&s->changed);
     index_free(&s->index, true);
-    image_store_problems_free(s->problems, s->problems_len);
+    problem_list_free(&s->problems);
     free(s->dir);
     free(s);
     image_store->state = CLOSED_STATE;

@@ -29,6 +29,7 @@
 #include "image_store.h"
 #include "index.h"
 #include "lock.h"
+#include "problem.h"
 #include "record.h"
 
 struct image_store_state {
@@ -37,8 +38,7 @@ struct image_store_state {
     bool daemon;
     bool readonly;
     image_index index;
-    image_store_problem *problems;
-    size_t problems_len;
+    problem_list problems;    /* what the last load could not load */
     store_lock lock;
     uint64_t seen_generation; /* of the lock file, as far as memory reflects it */
     str_list changed;         /* IDs the current operation (or batch) wrote */
@@ -163,14 +163,11 @@ int store_op_problems(store_state *s, image_store_problem **problems, size_t *le
 
 /* ---- store_load.c: reading the disk ---- */
 
-/* Appends {path, kind, problem} to a problem list; 0 or -1 (allocation). */
-int store_push_problem(image_store_problem **list, size_t *len, size_t *cap, const char *path,
-                       const char *kind, const char *text);
 /* Reads <name>/images.json (check_read_record()), packed into arena. An
- * unusable record is *out NULL with *why and *kind, the finding's name.
+ * unusable record is *out NULL with *why and *kind.
  * Returns -1 only when memory ran out. */
 int store_read_record(store_state *s, const char *name, image_record **out, char *why,
-                      size_t why_len, const char **kind, record_arena *arena);
+                      size_t why_len, problem_kind *kind, record_arena *arena);
 /* Builds a fresh index from the disk (with the snapshot's help); replaces
  * memory only on success. */
 int store_load_all(store_state *s);

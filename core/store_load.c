@@ -19,56 +19,26 @@
 
 typedef struct loaded_state {
     image_index index;
-    image_store_problem *problems;
-    size_t problems_len, problems_cap;
+    problem_list problems;
     size_t stale; /* records read from their files, not from the snapshot */
 } loaded_state;
 
-/* Appends {path, kind, problem} to a problem list. */
-int store_push_problem(image_store_problem **list, size_t *len, size_t *cap, const char *path,
-                        const char *kind, const char *text)
+static int add_problem(loaded_state *ls, const char *path, problem_kind kind, const char *text)
 {
-    if (*len == *cap) {
-        size_t grown_cap = *cap ? *cap * 2 : 4;
-        image_store_problem *grown = realloc(*list, grown_cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        *list = grown;
-        *cap = grown_cap;
-    }
-    image_store_problem *p = &(*list)[*len];
-    p->path = strdup(path);
-    p->kind = strdup(kind);
-    p->problem = strdup(text);
-    if (p->path == NULL || p->kind == NULL || p->problem == NULL) {
-        free(p->path);
-        free(p->kind);
-        free(p->problem);
-        return -1;
-    }
-    (*len)++;
-    return 0;
-}
-
-static int add_problem(loaded_state *ls, const char *path, const char *kind, const char *text)
-{
-    return store_push_problem(&ls->problems, &ls->problems_len, &ls->problems_cap, path, kind, text);
+    return problem_list_add(&ls->problems, kind, path, text);
 }
 
 /* Reads <name>/images.json (check_read_record()), packed into arena. An
- * unusable record is *out NULL with *why and *kind, the finding's name.
+ * unusable record is *out NULL with *why and *kind.
  * Returns -1 only when memory ran out. */
 int store_read_record(store_state *s, const char *name, image_record **out, char *why,
-                       size_t why_len, const char **kind, record_arena *arena)
+                       size_t why_len, problem_kind *kind, record_arena *arena)
 {
-    finding_kind k;
     const char *about;
-    if (check_read_record(s->dirfd, s->dir, name, out, &k, &about, why, why_len) != 0)
+    if (check_read_record(s->dirfd, s->dir, name, out, kind, &about, why, why_len) != 0)
         return -1;
-    if (*out == NULL) {
-        *kind = finding_kind_name(k);
+    if (*out == NULL)
         return 0;
-    }
     image_record *packed = record_pack(*out, arena);
     record_free(*out);
     *out = packed;
@@ -77,7 +47,7 @@ int store_read_record(store_state *s, const char *name, image_record **out, char
 
 /* A problem about <dir>/<name>[/<file>]. */
 static int add_entry_problem(store_state *s, loaded_state *ls, const char *name, const char *file,
-                             const char *kind, const char *text)
+                             problem_kind kind, const char *text)
 {
     char *dirpath = fs_join(s->dir, name), *path = dirpath && file ? fs_join(dirpath, file) : NULL;
     int rc = dirpath && (path || !file) ? add_problem(ls, path ? path : dirpath, kind, text) : -1;
@@ -99,7 +69,7 @@ static int admit_record(store_state *s, loaded_state *ls, image_record *r)
         char msg[300];
         snprintf(msg, sizeof(msg), "name \"%s\" is also held by image %s; ignored here",
                  r->names.items[i], holder->id);
-        if (add_entry_problem(s, ls, r->id, RECORD_FILE, "duplicate-name", msg) != 0)
+        if (add_entry_problem(s, ls, r->id, RECORD_FILE, PROBLEM_DUPLICATE_NAME, msg) != 0)
             return -1;
         record_remove_name(r, r->names.items[i]);
     }
@@ -167,22 +137,22 @@ static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const ch
                       const entry_stat *es, record_arena *arena)
 {
     char why[512];
-    const char *kind;
+    problem_kind kind;
     image_record *r = NULL;
     int rc = 0;
     if (es->err != 0) {
         snprintf(why, sizeof(why), "cannot stat the entry: %s", strerror(es->err));
-        rc = add_entry_problem(s, ls, name, NULL, "unreadable", why);
+        rc = add_entry_problem(s, ls, name, NULL, PROBLEM_UNREADABLE, why);
     } else if (!S_ISDIR(es->mode)) {
         /* plain files (images.lock, ...) are not ours to judge, unless they
          * take an image's place */
         if (image_id_is_valid(name)) {
             snprintf(why, sizeof(why), "an image's place is taken by %s, not a directory",
                      fs_type_name(es->mode));
-            rc = add_entry_problem(s, ls, name, NULL, "not-a-directory", why);
+            rc = add_entry_problem(s, ls, name, NULL, PROBLEM_NOT_DIRECTORY, why);
         }
     } else if (!image_id_is_valid(name)) {
-        rc = add_entry_problem(s, ls, name, NULL, "not-an-image",
+        rc = add_entry_problem(s, ls, name, NULL, PROBLEM_NOT_IMAGE,
                                "not an image directory: the name is not a 64-hex ID");
     } else if (snap != NULL && es->record_err == 0 && S_ISREG(es->record.st_mode) &&
                (r = snapshot_take(snap, name, &es->record, lock_generation(&s->lock), arena)) != NULL) {
@@ -199,7 +169,7 @@ static int load_entry(store_state *s, loaded_state *ls, snapshot *snap, const ch
 static void loaded_free(loaded_state *ls)
 {
     index_free(&ls->index, true);
-    image_store_problems_free(ls->problems, ls->problems_len);
+    problem_list_free(&ls->problems);
 }
 
 /* The store directory's entries, without "." names (ours, and temp entries). */
@@ -256,7 +226,7 @@ int store_load_all(store_state *s)
     fs_dirents_free(entries, n);
     if (rc == 0 && s->lock.problem[0] != '\0') {
         char *path = fs_join(s->dir, LOCK_FILE);
-        if (path == NULL || add_problem(&ls, path, "lock-file", s->lock.problem) != 0)
+        if (path == NULL || add_problem(&ls, path, PROBLEM_LOCK_FILE, s->lock.problem) != 0)
             rc = oom(s);
         free(path);
     }
@@ -265,10 +235,9 @@ int store_load_all(store_state *s)
         return rc;
     }
     index_free(&s->index, true);
-    image_store_problems_free(s->problems, s->problems_len);
+    problem_list_free(&s->problems);
     s->index = ls.index;
     s->problems = ls.problems;
-    s->problems_len = ls.problems_len;
     s->stale = ls.stale;
 #ifdef __GLIBC__
     if (n > 1024)
@@ -340,16 +309,4 @@ int store_reload(store_state *s)
         lock_close(&lock);
     close(old);
     return 0;
-}
-
-void image_store_problems_free(image_store_problem *problems, size_t len)
-{
-    if (problems == NULL)
-        return;
-    for (size_t i = 0; i < len; i++) {
-        free(problems[i].path);
-        free(problems[i].kind);
-        free(problems[i].problem);
-    }
-    free(problems);
 }

@@ -169,21 +169,7 @@ int store_op_big_data_names(store_state *s, const char *id, char ***names, size_
 
 int store_op_problems(store_state *s, image_store_problem **problems, size_t *len)
 {
-    image_store_problem *out = calloc(s->problems_len + 1, sizeof(*out));
-    if (out == NULL)
-        return oom(s);
-    for (size_t i = 0; i < s->problems_len; i++) {
-        out[i].path = strdup(s->problems[i].path);
-        out[i].kind = strdup(s->problems[i].kind);
-        out[i].problem = strdup(s->problems[i].problem);
-        if (out[i].path == NULL || out[i].kind == NULL || out[i].problem == NULL) {
-            image_store_problems_free(out, i + 1);
-            return oom(s);
-        }
-    }
-    *problems = out;
-    *len = s->problems_len;
-    return 0;
+    return problem_list_to_public(&s->problems, problems, len) == 0 ? 0 : oom(s);
 }
 
 int store_op_images(store_state *s, image_storage_images **images, size_t *len)

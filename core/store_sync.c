@@ -35,7 +35,7 @@ void store_write_snapshot(store_state *s)
 static int reload_image(store_state *s, const char *id)
 {
     char why[512];
-    const char *kind;
+    problem_kind kind;
     image_record *r = NULL, *old = strmap_get(&s->index.by_id, id);
     struct stat st;
     if (fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) != 0) {
