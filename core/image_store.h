@@ -2,7 +2,9 @@
  * imagestore: an image store on iSulad's / containers-storage's on-disk layout.
  *
  * Layout: <dir>/<id>/images.json holds one image record; the image's big-data
- * files (manifest, config, ...) sit beside it.
+ * files (manifest, config, ...) sit beside it. Entries of <dir> whose name
+ * starts with "." are the store's own (.imagestore.lock, .imagestore.snapshot,
+ * .quarantine, .tmp-* leftovers) and are never loaded as images.
  *
  * Calling sequence
  *   image_store_t st;
@@ -21,15 +23,44 @@
  * image_store_error_name() a stable name ("ENOTFOUND", or the errno name such as
  * "ENOSPC" for a failed system call) and image_store_error_message() a message
  * naming the problem. The error slot belongs to the store; nothing is global.
- * A failed mutation leaves memory and disk as they were.
+ * A failed mutation leaves memory and disk as they were (save() and
+ * image_store_repair() work step by step: see there).
  *
- * References: every member that takes an image "id" accepts a full ID, a name,
- * a unique hex ID prefix, or "repo@sha256:<hex>" (an image that holds a name in
- * that repository and has that digest).
+ * The common codes, which every call on a store can give besides those its
+ * comment lists:
+ *   IMAGE_STORE_ESYS    a system call failed, errno kept (ENOMEM: out of
+ *                       memory); this includes catching up with other
+ *                       processes' writes before answering, and taking the
+ *                       lock file: errno EDEADLK, at once, when this thread
+ *                       holds it through another store (in that store's
+ *                       batch or hook).
+ *   IMAGE_STORE_EINVAL  the store is closed ("store is closed"), or the call
+ *                       comes from inside one of the store's own hooks.
+ * After a failed new_image_store() every member fails and the slot keeps the
+ * open's error. A member that changes the store fails IMAGE_STORE_EREADONLY on
+ * a read-only store before it looks at its arguments. One that rewrites an
+ * existing image's record can also fail with the "rewrite codes":
+ * IMAGE_STORE_ECORRUPT (the image directory holds a subdirectory;
+ * image_store_repair() moves it away) and IMAGE_STORE_EINVAL (the record,
+ * written by another tool, holds a string that is not valid UTF-8).
  *
- * Memory: everything returned through an out-parameter belongs to the caller
- * and is released with the matching *_free / *_clear function below. Strings
- * passed in are copied. A store is not thread-safe; two stores are independent.
+ * References: every member that takes an image "id" accepts, tried in this
+ * order, a full ID, a name an image holds, the name hook's candidates,
+ * "repo@<algo>:<hex>" (the image that holds a name in that repository and has
+ * that digest), or a unique lowercase hex ID prefix (1 to 63 characters). It
+ * can fail IMAGE_STORE_ENOTFOUND (nothing matches), IMAGE_STORE_EAMBIGUOUS
+ * (the prefix, repo@digest or the hook's candidates match several images),
+ * IMAGE_STORE_EINVAL (a NULL reference, or the name hook refused it) and
+ * IMAGE_STORE_EHOOK (the name hook failed): the "reference codes" below.
+ *
+ * Memory: everything returned through an out-parameter belongs to the caller;
+ * a plain string is released with free(), the rest with the matching *_free /
+ * *_clear function below. Out-parameters must not be NULL unless a comment
+ * says so; a failed call returns nothing through them (they are left as they
+ * were, or zeroed) unless its comment says otherwise. Strings passed in are
+ * copied. A store is not thread-safe; two stores are independent (on one
+ * directory they coordinate through its lock file, across threads and
+ * processes).
  */
 #ifndef IMAGE_STORE_H
 #define IMAGE_STORE_H
@@ -57,26 +88,31 @@
 enum image_store_error {
     IMAGE_STORE_OK = 0,
     IMAGE_STORE_ESYS = -1,       /* a system call failed; see image_store_error_errno() */
-    IMAGE_STORE_ENOTFOUND = -2,  /* no such image, big-data key or store */
+    IMAGE_STORE_ENOTFOUND = -2,  /* no such image, name, big-data key or store */
     IMAGE_STORE_EEXIST = -3,     /* the image ID is taken */
     IMAGE_STORE_ENAMEINUSE = -4, /* the name belongs to another image */
-    IMAGE_STORE_EINVAL = -5,     /* malformed ID, key, digest, name or time */
-    IMAGE_STORE_EAMBIGUOUS = -6, /* an ID prefix matches several images */
+    IMAGE_STORE_EINVAL = -5,     /* malformed argument (ID, key, digest, name, time, ...),
+                                  * or misuse (closed store, call from a hook, batch) */
+    IMAGE_STORE_EAMBIGUOUS = -6, /* a reference matches several images */
     IMAGE_STORE_EREADONLY = -7,  /* the store was opened read-only */
-    IMAGE_STORE_ECORRUPT = -8,   /* a store file (lock file, .quarantine) is unusable */
+    IMAGE_STORE_ECORRUPT = -8,   /* a store file (lock file, .quarantine) or an entry
+                                  * in an image directory is not what the store needs */
     IMAGE_STORE_EHOOK = -9,      /* a hook failed; the message is the hook's */
     IMAGE_STORE_ELAYOUT = -10    /* the directory holds another tool's layout */
 };
 
 /* A point in time: seconds since the epoch (UTC) and nanoseconds. {0,0} is
- * the epoch itself; IMAGE_TIME_NOW in create() means "now". */
+ * the epoch itself; IMAGE_TIME_NOW in create() means "now". The store takes
+ * nanos 0..999999999 and the years 0000 to 9999. */
 typedef struct timestamp {
     int64_t seconds;
     int32_t nanos;
 } timestamp;
 
+/* "Now", for create() only (its seconds are INT64_MIN; elsewhere EINVAL). */
 #define IMAGE_TIME_NOW ((timestamp){INT64_MIN, 0})
 
+/* The JSON type of a flag's value. */
 typedef enum image_flag_kind {
     IMAGE_FLAG_NULL,
     IMAGE_FLAG_BOOL,
@@ -85,120 +121,486 @@ typedef enum image_flag_kind {
     IMAGE_FLAG_JSON    /* an array or object: text holds its JSON */
 } image_flag_kind;
 
+/* One member of a record's "flags" object, in the record's order. */
 typedef struct image_flag {
     char *key;
     image_flag_kind kind;
-    bool boolean;
-    char *text;
+    bool boolean; /* IMAGE_FLAG_BOOL: the value */
+    char *text;   /* NUMBER, STRING, JSON: see image_flag_kind; else NULL */
 } image_flag;
 
-/* A copy of one image record. Absent strings are NULL; absent sizes are -1. */
+/* A copy of one image record, owned by the caller; release it with
+ * image_storage_images_clear() (or, in an array, image_storage_images_free()).
+ * Absent strings are NULL; absent sizes are -1. */
 typedef struct image_storage_images {
-    char *id;
-    char *digest;            /* the image's digest */
+    char *id;                /* the full ID, 64 lowercase hex */
+    char *digest;            /* the digest given at create(), else the first
+                                manifest's ("manifest", "manifest-*"), else NULL */
     char **digests;          /* digest, then every manifest digest, deduplicated */
     size_t digests_len;
-    char **names;
+    char **names;            /* in the order they were given */
     size_t names_len;
     char **names_history;    /* newest first */
     size_t names_history_len;
-    char *layer;
+    char *layer;             /* the top layer's ID */
     char *metadata;
-    char **big_data_names;
+    char **big_data_names;   /* keys, in the order they were first set */
     size_t big_data_names_len;
     int64_t *big_data_sizes; /* parallel to big_data_names; -1 unknown */
     char **big_data_digests; /* parallel to big_data_names; NULL unknown */
     char *created;           /* RFC 3339, exactly as stored */
-    char *loaded;
+    char *loaded;            /* RFC 3339, exactly as stored */
     int64_t size;            /* -1 when not recorded */
-    image_flag *flags;
+    image_flag *flags;       /* the record's "flags" object, or NULL */
     size_t flags_len;
     bool read_only;          /* true when the store was opened read-only */
-    void *internal_block;    /* private to the store: what holds the fields above */
+    void *internal_block;    /* private to the store: what holds the fields above
+                                (NULL: each field is its own malloc block) */
 } image_storage_images;
 
 /* Something load() skipped, check() found or repair() did: the file, a
- * stable kind ("unparseable", "id-mismatch", "no-record", "not-an-image",
- * "not-a-directory", "not-a-file", "unreadable", "unsupported",
- * "duplicate-name", "big-data-missing", "big-data-size", "big-data-digest",
- * "orphan-file", "temp-file", "lock-file"; for repair(): "quarantined", "removed",
- * "re-recorded", "dropped-big-data", "recorded-file", "dropped-name"), and
- * a sentence. */
+ * stable kind, and a sentence.
+ * problems() (what open or load() skipped): "unparseable", "id-mismatch",
+ * "no-record", "not-an-image", "not-a-directory", "unreadable",
+ * "unsupported", "duplicate-name", "lock-file".
+ * check(): those but "lock-file", and "not-a-file", "big-data-missing",
+ * "big-data-size", "big-data-digest", "orphan-file", "temp-file".
+ * repair(): "quarantined", "removed", "re-recorded", "dropped-big-data",
+ * "recorded-file", "dropped-name". */
 typedef struct image_store_problem {
-    char *path;
+    char *path;    /* <dir>/<entry>[/<file>] it is about */
     char *kind;
-    char *problem;
+    char *problem; /* a sentence */
 } image_store_problem;
 
 struct image_store_state; /* opaque; all of a store's state lives here */
 typedef struct image_store image_store_t;
 
+/* A store: the caller owns this struct (on the stack, say);
+ * new_image_store() fills it in and image_store_close() releases what it
+ * holds. Call the members through it, passing the store itself:
+ * st.get(id, &st, &img). */
 struct image_store {
+    /** Private to the store: NULL, or its state (a marker once closed). */
     struct image_store_state *state;
 
     /* The seed interface (iSulad's image module design), argument orders as written. */
+
+    /**
+     * Creates an image and writes its record. Fires the CREATE event.
+     *
+     * @param id the new image's ID (64 lowercase hex); NULL or "": a random one
+     * @param names the image's names, each through the name hook, duplicates
+     *        dropped (first kept); NULL when names_len is 0
+     * @param names_len how many names
+     * @param layer the top layer's ID; NULL or "": none
+     * @param metadata text kept as given (valid UTF-8); NULL: none
+     * @param time the "created" time; IMAGE_TIME_NOW: now ("loaded" is set
+     *        to now either way)
+     * @param searchable_digest the image's digest (sha256:<64 hex>,
+     *        sha384:<96 hex> or sha512:<128 hex>); NULL or "": none, the
+     *        digest then follows the manifests
+     * @param image_store the store
+     * @param image out, may be NULL: a copy of the new image, released with
+     *        image_storage_images_clear(); on failure left as it was or zeroed
+     * @return 0, or -1: IMAGE_STORE_EINVAL (bad ID, name, layer, metadata,
+     *         digest or time, names NULL with names_len > 0, a name refused by
+     *         the name hook), IMAGE_STORE_EEXIST (an image, or a directory
+     *         entry, has that ID), IMAGE_STORE_ENAMEINUSE (another image holds
+     *         a name; nothing is taken from it), IMAGE_STORE_EHOOK,
+     *         IMAGE_STORE_EREADONLY
+     */
     int (*create)(const char *id, const char **names, size_t names_len, const char *layer,
                   const char *metadata, timestamp time, const char *searchable_digest,
                   image_store_t *image_store, image_storage_images *image);
+
+    /**
+     * Replaces the image's names and prepends them to its names history. A
+     * name another image holds is taken from it; both records are written.
+     * Fires a NAMES event for the image, then for each image that lost a name.
+     *
+     * @param id reference to the image
+     * @param names the new names, each through the name hook, duplicates
+     *        dropped (first kept); NULL when names_len is 0 (no names left)
+     * @param names_len how many names
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EINVAL (a bad or refused name, names NULL
+     *         with names_len > 0), IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY,
+     *         the reference codes
+     */
     int (*set_names)(const char *id, const char **names, size_t names_len,
                      image_store_t *image_store);
+
+    /**
+     * Deletes the image: its directory and everything in it. Fires DELETE.
+     *
+     * @param id reference to the image
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY, the
+     *         reference codes
+     */
     int (*delete)(const char *id, image_store_t *image_store);
+
+    /**
+     * Deletes every image, in one transaction (all or none). Fires DELETE
+     * for each image first; the store stays usable.
+     *
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY
+     */
     int (*wipe)(image_store_t *image_store);
+
+    /**
+     * Sets the image's "loaded" time. Fires LOADED.
+     *
+     * @param id reference to the image
+     * @param loaded the time, years 0000 to 9999 (IMAGE_TIME_NOW is EINVAL)
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EINVAL (time out of range),
+     *         IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*set_loaded_time)(const char *id, timestamp loaded, image_store_t *image_store);
+
+    /**
+     * Adds a name to the image (appended; prepended to its names history),
+     * taking it from the image that holds it; both records are written. A
+     * name the image already holds: success, nothing written, no event.
+     * Fires NAMES for the image, then for the image that lost the name.
+     *
+     * @param id reference to the image
+     * @param name the name, through the name hook
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EINVAL (a bad or refused name),
+     *         IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*add_name)(const char *id, const char *name, image_store_t *image_store);
+
+    /**
+     * Rewrites every record from memory, one image at a time: a failure
+     * part-way leaves the records before it rewritten. Fires no event.
+     *
+     * @param image_store the store (const in the seed; it is written)
+     * @return 0, or -1: IMAGE_STORE_EREADONLY
+     */
     int (*save)(const image_store_t *image_store);
+
+    /**
+     * Sets the image's metadata. Fires no event.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param metadata the text (valid UTF-8), copied; NULL removes it
+     * @return 0, or -1: IMAGE_STORE_EINVAL (not UTF-8),
+     *         IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*set_metadata)(image_store_t *image_store, const char *id, const char *metadata);
+
+    /**
+     * Writes a big-data item (a file beside the record) and records its size
+     * and sha256 digest. A new key is appended to the image's keys; a
+     * "manifest" or "manifest-*" key adds its digest to the image's digests.
+     * Fires BIG_DATA. Same as set_big_data_len(..., data, strlen(data)).
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key: valid UTF-8, not "", ".", "..", "images.json",
+     *        and its file name (the key when made of [.0-9a-z], else
+     *        "=" + base64) without '/' and at most 255 bytes
+     * @param data NUL-terminated bytes; NULL: empty
+     * @return 0, or -1: IMAGE_STORE_EINVAL (bad key), IMAGE_STORE_EHOOK,
+     *         IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*set_big_data)(image_store_t *image_store, const char *id, const char *key,
                         const char *data);
+
+    /**
+     * Whether a reference finds an image.
+     *
+     * @param id the reference
+     * @param image_store the store
+     * @return true when it finds exactly one image; false otherwise, with the
+     *         reason in the error slot (the reference codes, or any other
+     *         failure, a closed store included)
+     */
     bool (*exists)(const char *id, const image_store_t *image_store);
+
+    /**
+     * Copies an image's record.
+     *
+     * @param id reference to the image
+     * @param image_store the store
+     * @param image out: the copy, released with image_storage_images_clear()
+     * @return 0, or -1: the reference codes
+     */
     int (*get)(const char *id, const image_store_t *image_store, image_storage_images *image);
+
+    /**
+     * Resolves a reference to the image's full ID.
+     *
+     * @param name the reference (any form, not only a name)
+     * @param image_store the store
+     * @param id out: the full ID, released with free()
+     * @return 0, or -1: the reference codes
+     */
     int (*lookup)(const char *name, const image_store_t *image_store, char **id);
+
+    /**
+     * Copies every image's record, in ID order.
+     *
+     * @param image_store the store
+     * @param images out: the array (not NULL, also when empty), released with
+     *        image_storage_images_free(*images, *len)
+     * @param len out: how many
+     * @return 0, or -1 (only the common codes)
+     */
     int (*images)(const image_store_t *image_store, image_storage_images **images, size_t *len);
+
+    /**
+     * Copies the records of the images that have a digest among their
+     * digests (the one given at create(), or a manifest's).
+     *
+     * @param image_store the store
+     * @param digest sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>
+     * @param images out: the array (not NULL; none found is success),
+     *        released with image_storage_images_free(*images, *len)
+     * @param len out: how many
+     * @return 0, or -1: IMAGE_STORE_EINVAL (a malformed or NULL digest)
+     */
     int (*by_digest)(const image_store_t *image_store, const char *digest,
                      image_storage_images **images, size_t *len);
+
+    /**
+     * Re-reads the whole disk, re-opening the directory by its path (it may
+     * have been replaced). Needed only after writers that do not use the lock
+     * file (iSulad, containers/storage): this store's other calls see other
+     * imagestore writers by themselves. Memory changes only on success;
+     * problems() is rebuilt.
+     *
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_EINVAL (inside a batch),
+     *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists),
+     *         IMAGE_STORE_ECORRUPT (a replaced directory's lock file is not a
+     *         regular file), IMAGE_STORE_ESYS (e.g. the directory is gone)
+     */
     int (*load)(image_store_t *image_store);
+
+    /**
+     * The image's metadata.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param metadata out: a copy, "" when there is none; released with free()
+     * @return 0, or -1: the reference codes
+     */
     int (*metadata)(const image_store_t *image_store, const char *id, char **metadata);
+
+    /**
+     * Reads a big-data item; for text (use big_data_len() for bytes).
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key
+     * @param big_data out: the bytes, NUL-terminated; released with free()
+     * @return 0, or -1: IMAGE_STORE_ENOTFOUND (no such key, or its file is
+     *         gone from disk), IMAGE_STORE_EINVAL (bad key), IMAGE_STORE_ESYS
+     *         (errno EINVAL: the file is not a regular file; ELOOP: a
+     *         symlink), the reference codes
+     */
     int (*big_data)(const image_store_t *image_store, const char *id, const char *key,
                     char **big_data);
+
+    /**
+     * The size of a big-data item: as recorded, else the file's length.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key
+     * @param big_data_size out: bytes
+     * @return 0, or -1: as big_data()
+     */
     int (*big_data_size)(const image_store_t *image_store, const char *id, const char *key,
                          int64_t *big_data_size);
+
+    /**
+     * The digest of a big-data item: as recorded, else the sha256 of the file.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key
+     * @param big_data_digest out: "<algo>:<hex>", released with free()
+     * @return 0, or -1: as big_data()
+     */
     int (*big_data_digest)(const image_store_t *image_store, const char *id, const char *key,
                            char **big_data_digest);
+
+    /**
+     * The image's big-data keys, in the order they were first set.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param big_data_names out: the keys (not NULL, also when empty),
+     *        released with image_store_strings_free(*big_data_names, *len)
+     * @param big_data_names_len out: how many
+     * @return 0, or -1: the reference codes
+     */
     int (*big_data_names)(const image_store_t *image_store, const char *id,
                           char ***big_data_names, size_t *big_data_names_len);
 
     /* Additions. */
+
+    /**
+     * set_big_data() for bytes: data may hold NULs.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key, as in set_big_data()
+     * @param data len bytes; NULL only when len is 0
+     * @param len how many bytes
+     * @return 0, or -1: IMAGE_STORE_EINVAL (bad key, data NULL with len > 0),
+     *         IMAGE_STORE_EHOOK, IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*set_big_data_len)(image_store_t *image_store, const char *id, const char *key,
                             const void *data, size_t len); /* binary-safe */
+
+    /**
+     * big_data() for bytes.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param key the item's key
+     * @param big_data out: the bytes, plus a NUL after them; released with free()
+     * @param len out: how many bytes (without that NUL)
+     * @return 0, or -1: as big_data()
+     */
     int (*big_data_len)(const image_store_t *image_store, const char *id, const char *key,
                         char **big_data, size_t *len); /* binary-safe; *big_data NUL-terminated */
+
+    /**
+     * Removes a name from the image; its names history is left alone.
+     * Fires NAMES.
+     *
+     * @param id reference to the image
+     * @param name the name, through the name hook
+     * @param image_store the store
+     * @return 0, or -1: IMAGE_STORE_ENOTFOUND (the image does not hold it),
+     *         IMAGE_STORE_EINVAL (a bad or refused name), IMAGE_STORE_EHOOK,
+     *         IMAGE_STORE_EREADONLY, the reference codes
+     */
     int (*remove_name)(const char *id, const char *name, image_store_t *image_store);
+
+    /**
+     * Records the image's size. Fires no event.
+     *
+     * @param image_store the store
+     * @param id reference to the image
+     * @param size bytes, >= 0
+     * @return 0, or -1: IMAGE_STORE_EINVAL (negative), IMAGE_STORE_EREADONLY,
+     *         the reference codes
+     */
     int (*set_size)(image_store_t *image_store, const char *id, int64_t size);
+
+    /**
+     * What the last full read of the disk (open, load(), or a full reload
+     * while catching up) skipped, and why (kinds: see image_store_problem).
+     * After a daemon open, the sentence of each entry recovery tried to move
+     * ends "; moved to <path>" or "; not moved: <why>".
+     *
+     * @param image_store the store
+     * @param problems out: the list (not NULL, also when empty), released
+     *        with image_store_problems_free(*problems, *len)
+     * @param len out: how many
+     * @return 0, or -1 (only the common codes)
+     */
     int (*problems)(const image_store_t *image_store, image_store_problem **problems,
                     size_t *len);
 };
 
-/* Opens (and, unless readonly, creates with mode 0700) the store at dir and
- * loads every record. Returns 0, or -1 with the error in image_store. The
- * members are set either way; call image_store_close() in both cases. A
- * missing dir with readonly is IMAGE_STORE_ENOTFOUND. */
+/**
+ * Opens the store at dir and loads every record, under a shared lock.
+ *
+ * Unless readonly, a missing dir is created (mode 0700, with its missing
+ * parents), and so is <dir>/.imagestore.lock. A read-only store refuses
+ * every change and never writes. With daemon (and not readonly) this process
+ * does the store's upkeep: the open removes .tmp-* leftovers, moves entries
+ * that cannot be images (kinds unparseable, id-mismatch, no-record,
+ * not-an-image, not-a-directory; never unreadable or unsupported ones) to
+ * <dir>/.quarantine/, saying so in problems(), and rewrites a stale
+ * snapshot; what fails there does not fail the open.
+ *
+ * @param daemon whether this process does the upkeep
+ * @param readonly open read-only
+ * @param dir the store's directory (copied; trailing '/' dropped)
+ * @param image_store out: filled in either way; call image_store_close() in
+ *        both cases
+ * @return 0, or -1 with the error in image_store: IMAGE_STORE_EINVAL (dir
+ *         NULL or ""), IMAGE_STORE_ENOTFOUND (readonly and dir missing),
+ *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists: containers/storage's
+ *         layout, left untouched), IMAGE_STORE_ECORRUPT (the lock file is
+ *         not a regular file), IMAGE_STORE_ESYS (any errno, e.g. ENOTDIR;
+ *         EDEADLK: this thread holds the lock through another store; ENOMEM,
+ *         also when the store's own allocation failed)
+ */
 IMAGE_STORE_API int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store);
 
-/* Releases everything the store holds. Accepts NULL and a closed store. */
+/**
+ * Releases everything the store holds. An open batch is discarded; a
+ * writable store rewrites the snapshot when it is stale. Afterwards
+ * every member fails IMAGE_STORE_EINVAL ("store is closed"). Must not be
+ * called from the store's own hook.
+ *
+ * @param image_store the store; NULL, closed or failed to open is fine
+ */
 IMAGE_STORE_API void image_store_close(image_store_t *image_store);
 
-/* The last failure on this store. The message is valid until the next call. */
+/* The last failure on this store. A member clears it on entry; a NULL or
+ * closed store reads as IMAGE_STORE_EINVAL, "store is closed", and one whose
+ * allocation failed in new_image_store() as IMAGE_STORE_ESYS, ENOMEM, "out
+ * of memory". */
+
+/**
+ * @param image_store the store
+ * @return the code (IMAGE_STORE_E*); IMAGE_STORE_OK after a member that
+ *         succeeded
+ */
 IMAGE_STORE_API int image_store_error_code(const image_store_t *image_store);
+/**
+ * @param image_store the store
+ * @return the errno of the failed system call with IMAGE_STORE_ESYS, else 0
+ */
 IMAGE_STORE_API int image_store_error_errno(const image_store_t *image_store);
+/**
+ * @param image_store the store
+ * @return a stable name: "OK", "ENOTFOUND", ..., for IMAGE_STORE_ESYS the
+ *         errno's name ("ENOSPC", "EDEADLK", ...; "ESYS" when unknown);
+ *         never NULL, a static string
+ */
 IMAGE_STORE_API const char *image_store_error_name(const image_store_t *image_store);
+/**
+ * @param image_store the store
+ * @return the message naming the problem ("" after a success), printable
+ *         UTF-8, never NULL; owned by the store, valid until its next call
+ */
 IMAGE_STORE_API const char *image_store_error_message(const image_store_t *image_store);
 
-/* The change token this store has caught up with: the count of committed
- * writes to the directory, by any process. After a successful mutator, the
- * token its own write published (so successes across processes are ordered). */
+/**
+ * The change token this store has caught up with: a counter in
+ * <dir>/.imagestore.lock that every committed change, by any process, moves
+ * forward. After a successful mutator (or batch commit), the token its own
+ * write published, so successes across processes are ordered. It starts at
+ * a random value when the lock file is made or restamped.
+ *
+ * @param image_store the store
+ * @return the token; 0 for a closed store, and while the store has no
+ *         usable lock file (read-only, before any writer)
+ */
 IMAGE_STORE_API uint64_t image_store_generation(const image_store_t *image_store);
 
-/* The store's directory, as given to new_image_store(). */
+/**
+ * The store's directory, as given to new_image_store() without trailing '/'.
+ *
+ * @param image_store the store
+ * @return the path, owned by the store (valid until close); NULL when closed
+ */
 IMAGE_STORE_API const char *image_store_dir(const image_store_t *image_store);
 
 /* Batches, for bulk work (imports, mirroring):
@@ -206,13 +608,45 @@ IMAGE_STORE_API const char *image_store_dir(const image_store_t *image_store);
  *   st.create(...); st.set_big_data_len(...); ...   // applied in order, in memory at once
  *   image_store_batch_commit(&st);         // one sync; returns when all is durable
  * Inside, files are staged without syncing and nothing is visible to other
- * processes; commit syncs once (syncfs), then renames everything into place,
- * new images whole. After a crash mid-batch each new image is whole or absent.
- * If a write inside failed, or commit fails, nothing of the batch reaches the
- * disk and memory is reloaded from it; so does image_store_batch_abort().
- * load() is refused inside a batch. Not nestable. */
+ * processes; reads see the batch. Commit syncs once (syncfs), then renames
+ * everything into place, new images whole. After a crash mid-batch each new
+ * image is whole or absent. A change inside that fails with IMAGE_STORE_ESYS
+ * makes commit refuse; any other failure fails that call only, and the
+ * batch commits the rest. When commit fails, or on image_store_batch_abort()
+ * or image_store_close(), nothing of the batch reaches the disk and memory is
+ * reloaded from it. load() and image_store_repair() are refused inside a
+ * batch. Not nestable. */
+
+/**
+ * Opens a batch: takes the lock file exclusively until commit, abort or
+ * close.
+ *
+ * @param image_store the store
+ * @return 0, or -1: IMAGE_STORE_EINVAL ("a batch is already open"),
+ *         IMAGE_STORE_EREADONLY
+ */
 IMAGE_STORE_API int image_store_batch_begin(image_store_t *image_store);
+
+/**
+ * Writes the batch's records, syncs once, renames everything into place and
+ * releases the lock; returns when all of it is durable. On failure the batch
+ * is discarded (see above) and the lock released too.
+ *
+ * @param image_store the store
+ * @return 0, or -1: IMAGE_STORE_EINVAL ("no batch is open"),
+ *         IMAGE_STORE_ESYS ("batch not committed: <why>" with the errno of
+ *         the change inside that failed, or the commit's own failure), the
+ *         rewrite codes (see the top)
+ */
 IMAGE_STORE_API int image_store_batch_commit(image_store_t *image_store);
+
+/**
+ * Discards the open batch: nothing of it reaches the disk, memory is
+ * reloaded from the disk, the lock is released. Does nothing without a
+ * batch, on a closed store, or from inside a hook.
+ *
+ * @param image_store the store
+ */
 IMAGE_STORE_API void image_store_batch_abort(image_store_t *image_store);
 
 /* check() lists what is wrong on disk (a fresh scan: records, big-data
@@ -226,7 +660,34 @@ IMAGE_STORE_API void image_store_batch_abort(image_store_t *image_store);
  * never acts on what it could not read ("unreadable") or on records beyond
  * this library's limits ("unsupported"). Both return kinds as in
  * image_store_problem; release with image_store_problems_free(). */
+
+/**
+ * Scans the disk under a shared lock (inside a batch: the batch's, and what
+ * the batch staged is not seen) and lists what is wrong. Works on a
+ * read-only store.
+ *
+ * @param image_store the store
+ * @param findings out: the list (not NULL, also when empty), released with
+ *        image_store_problems_free(*findings, *len)
+ * @param len out: how many
+ * @return 0, or -1 (only the common codes: listing <dir> failed, out of memory)
+ */
 IMAGE_STORE_API int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
+
+/**
+ * Scans as image_store_check() does and fixes, under the exclusive lock;
+ * then reloads memory and tells other stores to reload everything. Runs no
+ * hook. A step that fails does not stop the rest.
+ *
+ * @param image_store the store
+ * @param actions out: what it did, also on failure (then it may be NULL),
+ *        released with image_store_problems_free(*actions, *len)
+ * @param len out: how many
+ * @return 0, or -1 with the first error met: IMAGE_STORE_EINVAL (inside a
+ *         batch), IMAGE_STORE_EREADONLY, IMAGE_STORE_ECORRUPT
+ *         (<dir>/.quarantine, or .quarantine/<id>, is not a directory), the
+ *         rewrite codes (see the top), IMAGE_STORE_ESYS
+ */
 IMAGE_STORE_API int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
 
 /* Hooks: user code the store calls at defined points (a Lua binding
@@ -234,8 +695,8 @@ IMAGE_STORE_API int image_store_repair(image_store_t *image_store, image_store_p
  *
  * The name hook sees every name before it is stored (create, set_names,
  * add_name, remove_name: IMAGE_NAME_STORE) and every reference before it is
- * looked up (IMAGE_NAME_LOOKUP; not a full image ID, and not a reference
- * that is exactly a held name). It returns:
+ * looked up (IMAGE_NAME_LOOKUP; not one that is an image's full ID or a
+ * name an image holds). It returns:
  *   0, adding nothing to result      the name is used as given;
  *   0, adding names                  STORE: exactly one, the name to use;
  *                                    LOOKUP: candidates, tried in order; one
@@ -251,7 +712,14 @@ IMAGE_STORE_API int image_store_repair(image_store_t *image_store, image_store_p
  * it), big data written, loaded time set. Returning non-zero turns the
  * operation into IMAGE_STORE_EHOOK: memory and disk stay as they were. In a
  * batch an event describes what the batch will commit.
- * A hook must not call the store that called it: such a call fails EINVAL. */
+ * A hook must not use or close the store that runs it: its calls fail
+ * EINVAL (exists() is false, batch_abort() does nothing). During a change
+ * or a batch the store holds the lock file exclusively: then another store
+ * of this thread on the same directory fails ESYS with errno EDEADLK where
+ * it needs the lock (open, writes, catching up). Everything a hook is given
+ * is borrowed for the call. */
+
+/* Why the name hook is called: a name to store, or a reference to look up. */
 typedef enum image_name_use { IMAGE_NAME_STORE, IMAGE_NAME_LOOKUP } image_name_use;
 
 typedef enum image_event_kind {
@@ -262,9 +730,11 @@ typedef enum image_event_kind {
     IMAGE_EVENT_LOADED
 } image_event_kind;
 
+/* What the event hook is told; every pointer is the store's, valid during
+ * the call. Fields that do not apply to the kind are NULL / 0. */
 typedef struct image_event {
     image_event_kind kind;
-    const char *id;
+    const char *id;               /* the image's full ID */
     const char *const *names;     /* CREATE, NAMES: the names after; DELETE: the names held */
     size_t names_len;
     const char *const *old_names; /* NAMES: the names before */
@@ -277,36 +747,114 @@ typedef struct image_event {
 } image_event;
 
 typedef struct image_hook_result image_hook_result; /* owned by the store */
-/* For hooks: adds a name (copied) to the result; 0, or -1 out of memory. */
+
+/**
+ * For hooks: adds a name (copied) to the result. The name hook's names are
+ * used as described above; the event hook's are ignored.
+ *
+ * @param result the result the hook was given
+ * @param name the name
+ * @return 0, or -1 when result or name is NULL, or out of memory (a name
+ *         hook's operation then fails IMAGE_STORE_EHOOK)
+ */
 IMAGE_STORE_API int image_hook_result_add_name(image_hook_result *result, const char *name);
-/* For hooks: the message that goes with a refusal or failure (copied). */
+
+/**
+ * For hooks: the message that goes with a refusal or failure (copied, at
+ * most 1023 bytes; NULL: none). The last one set counts.
+ *
+ * @param result the result the hook was given; NULL does nothing
+ * @param message the message
+ */
 IMAGE_STORE_API void image_hook_result_set_message(image_hook_result *result, const char *message);
 
+/* The hooks of a store; either function may be NULL. */
 typedef struct image_store_hooks {
     int (*name)(void *data, image_name_use use, const char *name, image_hook_result *result);
     int (*event)(void *data, const image_event *event, image_hook_result *result);
     void *data; /* passed to both; the store never frees it */
 } image_store_hooks;
 
-/* Installs hooks (copied; either member may be NULL); NULL removes them.
- * 0, or -1 (EINVAL) when called from inside a hook. */
+/**
+ * Installs hooks, replacing any installed before.
+ *
+ * @param image_store the store
+ * @param hooks copied; NULL removes them
+ * @return 0, or -1: IMAGE_STORE_EINVAL (closed store, or called from inside
+ *         a hook), or the store failed to open (its error stays)
+ */
 IMAGE_STORE_API int image_store_set_hooks(image_store_t *image_store, const image_store_hooks *hooks);
-/* True while one of the store's hooks is running. */
+
+/**
+ * Whether one of the store's hooks is running now.
+ *
+ * @param image_store the store
+ * @return true while one is; false otherwise and for a closed store
+ */
 IMAGE_STORE_API bool image_store_in_hook(const image_store_t *image_store);
 
 /* Release what the members return. All accept NULL. */
+
+/**
+ * Frees what one image holds (not the struct itself) and zeroes it, size -1.
+ *
+ * @param image from get() or create(), or filled in field by field with
+ *        malloc'd fields and internal_block NULL
+ */
 IMAGE_STORE_API void image_storage_images_clear(image_storage_images *image);
+/**
+ * Clears each of the len images, then frees the array.
+ *
+ * @param images from images() or by_digest()
+ * @param len how many it holds
+ */
 IMAGE_STORE_API void image_storage_images_free(image_storage_images *images, size_t len);
+/**
+ * Frees each of the len entries' strings, then the array.
+ *
+ * @param problems from problems(), image_store_check() or image_store_repair()
+ * @param len how many it holds
+ */
 IMAGE_STORE_API void image_store_problems_free(image_store_problem *problems, size_t len);
+/**
+ * Frees each of the len strings, then the array.
+ *
+ * @param strings from big_data_names()
+ * @param len how many it holds
+ */
 IMAGE_STORE_API void image_store_strings_free(char **strings, size_t len);
 
-/* Time helpers. timestamp_parse accepts RFC 3339 with any offset; 0 or -1. */
+/**
+ * Parses an RFC 3339 time ("T"/"t"; "Z"/"z", +hh:mm or -hh:mm; a fraction
+ * of any length, digits past the ninth dropped) into UTC. A leap second
+ * :60 reads as :59.
+ *
+ * @param text the time
+ * @param out the time in UTC; untouched on failure
+ * @return 0, or -1 when text is not such a time
+ */
 IMAGE_STORE_API int timestamp_parse(const char *text, timestamp *out);
-/* Writes "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (31 bytes with the NUL) to buf. */
+
+/**
+ * Writes t as "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (30 characters and the NUL).
+ * A time outside the years 0000 to 9999 is written as the epoch.
+ *
+ * @param t the time (nanos out of 0..999999999 are carried into seconds)
+ * @param buf out: 40 bytes, all written
+ */
 IMAGE_STORE_API void timestamp_format(timestamp t, char buf[static 40]);
+
+/** The current time (CLOCK_REALTIME). */
 IMAGE_STORE_API timestamp timestamp_now(void);
 
-/* "sha256:<64 hex>" of data into out (72 bytes with the NUL); 0 or -1. */
+/**
+ * The sha256 digest of data, as the store records it.
+ *
+ * @param out out: "sha256:<64 lowercase hex>" and a NUL (72 bytes)
+ * @param data len bytes
+ * @param len how many
+ * @return 0, or -1 when OpenSSL fails
+ */
 IMAGE_STORE_API int image_store_sha256(char out[static 72], const void *data, size_t len);
 
 #endif
