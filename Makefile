@@ -35,6 +35,7 @@ LUA           = lua$(LUA_VERSION)
 BUSTED       := $(shell command -v busted 2>/dev/null || echo busted)
 PKG_CONFIG    = pkg-config
 AR            = ar
+OBJCOPY       = objcopy
 INSTALL       = install
 
 # ---- flags ----------------------------------------------------------------
@@ -99,6 +100,9 @@ FAULT_SHIM    = $(BUILDDIR)/test/fault_shim.so
 LUA_MODS     := $(sort $(shell find lua/imagestore -name '*.lua' 2>/dev/null))
 
 LIB_A         = $(BUILDDIR)/libimagestore.a
+# The core's objects as they are, internal names global: for the C tests and
+# fuzz targets that test the codec, fs and lock layers directly (not installed).
+LIB_INTERNAL_A = $(BUILDDIR)/libimagestore-internal.a
 # Lua functions as a store's hooks, for C programs with their own Lua state.
 LIB_LUA_A     = $(BUILDDIR)/libimagestore-lua.a
 LIB_SO        = $(BUILDDIR)/libimagestore.so.$(SOVERSION)
@@ -173,7 +177,17 @@ $(OBJDIR)/spec/c/%.o: spec/c/%.c | build-deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -c -o $@ $<
 
+# The installed archive is one relocatable object whose hidden (internal)
+# symbols are made local: a program that links it statically sees only the
+# documented API, as with the shared library (checked by scripts/check-exports).
 $(LIB_A): $(CORE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ $(OBJDIR)/imagestore-core.o
+	$(LD) -r -o $(OBJDIR)/imagestore-core.o $^
+	$(OBJCOPY) --localize-hidden $(OBJDIR)/imagestore-core.o
+	$(AR) rcs $@ $(OBJDIR)/imagestore-core.o
+
+$(LIB_INTERNAL_A): $(CORE_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -217,10 +231,10 @@ $(NOINHERIT_SO): scripts/asan-noinherit.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
-$(BUILDDIR)/test/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(LIB_A)
+$(BUILDDIR)/test/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(LIB_INTERNAL_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -DCORPUS_DIR='"fuzz/corpus/$*"' -o $@ \
-	  fuzz/fuzz_$*.c fuzz/replay.c $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+	  fuzz/fuzz_$*.c fuzz/replay.c $(LIB_INTERNAL_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
 
 # make fuzz: libFuzzer (clang) on every target for FUZZ_SECONDS each; new
 # inputs go to build/fuzz/<target>/, the repository's corpus is only read.
@@ -241,9 +255,9 @@ $(FAULT_SHIM): spec/faults/fault_shim.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
-$(BUILDDIR)/test/%: $(OBJDIR)/spec/c/%.o $(LIB_A)
+$(BUILDDIR)/test/%: $(OBJDIR)/spec/c/%.o $(LIB_INTERNAL_A)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+	$(CC) -o $@ $< $(LIB_INTERNAL_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
 
 # Keep the test objects (make would delete them as intermediate files).
 .SECONDARY: $(TEST_OBJS)
@@ -272,10 +286,12 @@ check: deps
 	fi; \
 	exit $$status
 
-check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(LIB_SO)
+check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(LIB_SO) $(LIB_A)
 	@status=0; \
 	bash scripts/run-suite "exports of $(LIB_SO)" \
 	    bash scripts/check-exports $(LIB_SO) core/image_store.h || status=1; \
+	bash scripts/run-suite "exports of $(LIB_A)" \
+	    bash scripts/check-exports $(LIB_A) core/image_store.h || status=1; \
 	for t in $(TEST_BINS) $(FUZZ_REPLAYS); do \
 	  $(TEST_ENV) bash scripts/run-suite "$$t" "$$t" || status=1; \
 	done; \
