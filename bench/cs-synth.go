@@ -1,12 +1,12 @@
-// cs-synth: writes the containers/storage image store that the peer's
-// `csbench create DIR N` would leave (../shared/peer/containers-storage/main.go),
-// without its O(N^2) cost, so that the peer's read phase can be measured at
-// sizes its create cannot reach in the time `make bench` has.
+// cs-synth: writes the containers/storage image store that
+// `csbench create DIR N` (bench/csbench.go) would leave, without its O(N^2)
+// cost, so that containers/storage's read phase can be measured at sizes its
+// create cannot reach in the time `make bench` has.
 //
 //	cs-synth DIR N
 //
 // Run it on a DIR that `csbench create DIR 0` has initialised (graph/, run/,
-// lock files: the peer's own code writes those). It then writes
+// lock files: containers/storage itself writes those). It then writes
 // DIR/graph/vfs-images/images.json and each image's big-data files exactly as
 // containers/storage does: the records are containers/storage's own
 // storage.Image values, filled in as CreateImage + SetImageBigData fill them,
@@ -15,8 +15,8 @@
 // (pkg/ioutils) with the same modes and the same big-data file names
 // (store.go's makeBigDataBaseName). Only the "created" times differ from a
 // real run, as they differ between any two real runs. bench/run checks this on
-// every run: it compares a synthesized store against the peer's own at the
-// same N, byte for byte, with "created" masked.
+// every run: it compares a synthesized store against the one csbench created
+// at the same N, byte for byte, with "created" masked.
 //
 // The files are written without a sync each; one sync(2) at the end.
 package main
@@ -46,7 +46,7 @@ func must(err error) {
 	}
 }
 
-// The peer's workload (main.go), verbatim.
+// The workload of bench/csbench.go (and bench/bench.c): the same IDs, names and manifests.
 func imageID(i int) string {
 	h := sha256.Sum256([]byte("image-" + strconv.Itoa(i)))
 	return hex.EncodeToString(h[:])
@@ -127,7 +127,7 @@ func main() {
 	must(err)
 	writeFile(filepath.Join(dir, "images.json"), jdata)
 	// Save() ends with r.Touch(): a new last-writer ID in images.lock. Without
-	// it the lock file stays empty, and every later call of the peer would see
+	// it the lock file stays empty, and every later call of csbench would see
 	// the store as modified by another process and reload all of it.
 	lk, err := storage.GetLockfile(filepath.Join(dir, "images.lock"))
 	must(err)
