@@ -203,7 +203,10 @@ static const char *calls[] = {"write", "fdatasync", "fsync", "syncfs", "rename",
                               "mkdir", "link",      "open",  "read"};
 static const char *codes[] = {"ENOSPC", "EIO", "EACCES", "EROFS", "short"};
 
-static void setup(const char *dir)
+/* The store the cases work on: <temp dir>/store. */
+static char dir[64];
+
+static void setup(void)
 {
     image_store_t st;
     const char *a[] = {"a:1"}, *b[] = {"b:1"};
@@ -220,11 +223,11 @@ static void setup(const char *dir)
 
 /* One mutator, one call, the nth such call failing with code. false: the
  * mutator did not reach it. */
-static bool run_case(const char *dir, size_t m, const char *call, int nth, const char *code)
+static bool run_fault_case(size_t m, const char *call, int nth, const char *code)
 {
     image_store_t st;
     char spec[64], what[160];
-    setup(dir);
+    setup();
     if (new_image_store(false, false, dir, &st) != 0) {
         check(false, "open for %s", mutators[m].name);
         image_store_close(&st);
@@ -264,6 +267,42 @@ static bool run_case(const char *dir, size_t m, const char *call, int nth, const
     return hit;
 }
 
+/* How many failure cases ran. */
+static int cases;
+
+/* The mutator under every call of `calls` failing, the 1st, 2nd, ... such
+ * call in turn until the mutator no longer reaches it (for write, a short
+ * write too). Returns how many failures the mutator met. */
+static int run_under_faults(size_t m)
+{
+    int reached = 0;
+    for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+        for (int nth = 1; nth < 200 && run_fault_case(m, calls[c], nth, codes[(nth + c) % 4]);
+             nth++)
+            reached++, cases++;
+        for (int nth = 1; c == 0 && nth < 200 && run_fault_case(m, "write", nth, "short"); nth++)
+            reached++, cases++; /* a short write, then a full disk */
+    }
+    return reached;
+}
+
+/* One case: mutator m fails cleanly under every injected failure, meets at
+ * least one, and works without faults. */
+static void test_mutator_under_faults(size_t m)
+{
+    int reached = run_under_faults(m);
+    check(reached > 0, "%s meets at least one injected failure (%d)", mutators[m].name,
+          reached);
+    /* and without faults it works */
+    image_store_t st;
+    setup();
+    new_image_store(false, false, dir, &st);
+    int rc = mutators[m].fn(&st);
+    check(rc == 0, "%s succeeds without faults (%s)", mutators[m].name,
+          image_store_error_message(&st));
+    image_store_close(&st);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -273,29 +312,14 @@ int main(int argc, char **argv)
     char template[] = "/tmp/fault_test-XXXXXX";
     if (mkdtemp(template) == NULL)
         return 2;
-    char dir[64];
     snprintf(dir, sizeof(dir), "%s/store", template);
     (void)argc;
-    int cases = 0;
+    /* the cases: one per mutator */
     for (size_t m = 0; m < sizeof(mutators) / sizeof(mutators[0]); m++) {
-        int reached = 0;
-        for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
-            for (int nth = 1; nth < 200 && run_case(dir, m, calls[c], nth, codes[(nth + c) % 4]);
-                 nth++)
-                reached++, cases++;
-            for (int nth = 1; c == 0 && nth < 200 && run_case(dir, m, "write", nth, "short"); nth++)
-                reached++, cases++; /* a short write, then a full disk */
-        }
-        check(reached > 0, "%s meets at least one injected failure (%d)", mutators[m].name,
-              reached);
-        /* and without faults it works */
-        image_store_t st;
-        setup(dir);
-        new_image_store(false, false, dir, &st);
-        int rc = mutators[m].fn(&st);
-        check(rc == 0, "%s succeeds without faults (%s)", mutators[m].name,
-              image_store_error_message(&st));
-        image_store_close(&st);
+        int failed = tests_failed;
+        test_mutator_under_faults(m);
+        if (tests_failed > failed)
+            diag("failed in the case of %s", mutators[m].name);
     }
     rm_rf(template);
     printf("# %d failure cases\n", cases);

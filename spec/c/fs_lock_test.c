@@ -177,10 +177,16 @@ static int walk_errno(int base, const char *rel, int flags)
     return errno;
 }
 
-static void test_walk(void)
+/* root/walk: a tree with symlinks at every depth, and root/outside; made
+ * the first time a case asks. Returns an O_DIRECTORY fd of root/walk. */
+static int walk_base(void)
 {
+    static bool made;
     char base[128], outside[128], p[256], q[256];
     snprintf(base, sizeof(base), "%s/walk", root);
+    if (made)
+        return open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    made = true;
     snprintf(outside, sizeof(outside), "%s/outside", root);
     mkdir(base, 0700);
     mkdir(outside, 0700);
@@ -199,8 +205,12 @@ static void test_walk(void)
     snprintf(p, sizeof(p), "%s/a/b/flink", base); /* last component */
     snprintf(q, sizeof(q), "%s/secret", outside);
     symlink(q, p);
-    int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
 
+static void test_walk_opens_a_plain_path(void)
+{
+    int bfd = walk_base();
     int fd = fs_open_beneath_walk(bfd, "a/b/file", O_RDONLY, 0);
     char buf[32] = "";
     if (fd >= 0) {
@@ -209,6 +219,12 @@ static void test_walk(void)
         close(fd);
     }
     check(strcmp(buf, "inside") == 0, "walk: a plain path below the base opens (read \"%s\")", buf);
+    close(bfd);
+}
+
+static void test_walk_refuses_symlinks_dotdot_and_bad_paths(void)
+{
+    int bfd = walk_base();
     struct {
         const char *rel;
         int flags;
@@ -235,22 +251,40 @@ static void test_walk(void)
         check(got == cases[i].want, "walk: %s (%s) is refused with %s (got %s)", cases[i].what,
               cases[i].rel, strerrorname_np(cases[i].want), got ? strerrorname_np(got) : "success");
     }
+    close(bfd);
+}
+
+static void test_walk_creates_the_last_component(void)
+{
+    char p[256];
+    int bfd = walk_base();
     int got = walk_errno(bfd, "a/b/new", O_WRONLY | O_CREAT | O_EXCL);
-    snprintf(p, sizeof(p), "%s/a/b/new", base);
+    snprintf(p, sizeof(p), "%s/walk/a/b/new", root);
     check(got == 0 && access(p, F_OK) == 0, "walk: O_CREAT makes the last component (%s)",
           got ? strerrorname_np(got) : "ok");
-    /* openat2 says the same where it exists */
+    close(bfd);
+}
+
+/* openat2 says the same where it exists */
+static void test_openat2_refuses_a_symlinked_middle_component(void)
+{
+    int bfd = walk_base();
     errno = 0;
-    fd = fs_open_beneath(bfd, "a/in/file", O_RDONLY, 0);
+    int fd = fs_open_beneath(bfd, "a/in/file", O_RDONLY, 0);
     check(fd < 0 && errno == ELOOP, "openat2 refuses the symlinked middle component too (%s)",
           fd < 0 ? strerrorname_np(errno) : "opened");
     if (fd >= 0)
         close(fd);
+    close(bfd);
+}
 
-    /* forced onto the fallback through the shim */
+/* forced onto the fallback through the shim */
+static void test_fallback_refuses_a_symlinked_directory(void)
+{
+    int bfd = walk_base();
     set_fault("openat2:every:ENOSYS", NULL);
     errno = 0;
-    fd = fs_open_beneath(bfd, "out/secret", O_RDONLY, 0);
+    int fd = fs_open_beneath(bfd, "out/secret", O_RDONLY, 0);
     int saved = errno;
     bool hit = getenv("IMAGESTORE_FAULT_HIT") != NULL;
     clear_fault();
@@ -264,7 +298,7 @@ static void test_walk(void)
 
 /* An image directory swapped for a symlink to a copy outside, read through
  * the fallback: big_data must not read the outside file. */
-static void test_fallback_store(void)
+static void test_fallback_refuses_a_symlinked_image_directory(void)
 {
     char dir[128], outside[128], cmd[2048];
     snprintf(dir, sizeof(dir), "%s/fallback", root);
@@ -360,13 +394,19 @@ static bool child_fifo_record(void *arg, char *msg, size_t size)
     return opened && !exists;
 }
 
-static void test_fifo_reads(void)
+static void test_big_data_of_a_fifo_fails_without_blocking(void)
 {
     char dir[128], msg[2048];
     snprintf(dir, sizeof(dir), "%s/fifo-read", root);
     make_store(dir);
     check(in_child(child_fifo_big_data, dir, msg, sizeof(msg)),
           "big_data of a FIFO fails, naming it, without blocking: %s", msg);
+}
+
+static void test_fifo_record_skipped_at_open(void)
+{
+    char dir[128], msg[2048];
+    snprintf(dir, sizeof(dir), "%s/fifo-read", root);
     make_store(dir);
     check(in_child(child_fifo_record, dir, msg, sizeof(msg)),
           "a FIFO as a record is skipped at open, without blocking: %s", msg);
@@ -411,13 +451,18 @@ static off_t file_size(const char *path)
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-static void test_zero_filled(void)
+/* The cases on a zero-filled lock file share root/zero, made by the first
+ * of them, and the lock file's size before it was zero-filled. */
+static char zero_dir[128];
+static off_t zero_full;
+
+static void test_zero_filled_lock_stamped_by_a_writable_open(void)
 {
-    char dir[128];
-    snprintf(dir, sizeof(dir), "%s/zero", root);
+    const char *dir = zero_dir;
+    snprintf(zero_dir, sizeof(zero_dir), "%s/zero", root);
     make_store(dir);
     zero_fill_lock(dir, -1);
-    off_t full = file_size(lock_path);
+    zero_full = file_size(lock_path);
     /* two writers opened on the broken file must still see each other */
     image_store_t x, y, z;
     bool ok = open_store(dir, false, &x) && open_store(dir, false, &y);
@@ -431,10 +476,15 @@ static void test_zero_filled(void)
     check(ok && image_has_name(&z, A_ID, "x:1") && image_has_name(&z, A_ID, "y:1"),
           "no acknowledged add_name was overwritten (fresh open has both names)");
     image_store_close(&z);
+}
 
-    /* the stamp is made durable: an fsync of the lock file happens, and its
-     * failure fails the open */
-    zero_fill_lock(dir, full);
+/* the stamp is made durable: an fsync of the lock file happens, and its
+ * failure fails the open */
+static void test_zero_filled_lock_stamp_is_fsynced(void)
+{
+    const char *dir = zero_dir;
+    image_store_t z;
+    zero_fill_lock(dir, zero_full);
     set_fault("fsync:1:EIO", ".imagestore.lock");
     bool opened = open_store(dir, false, &z);
     bool hit = getenv("IMAGESTORE_FAULT_HIT") != NULL;
@@ -444,9 +494,13 @@ static void test_zero_filled(void)
           "the stamp is fsync'd: a failing fsync of the lock file fails the open (%s)",
           opened ? "opened" : image_store_error_message(&z));
     image_store_close(&z);
+}
 
-    /* read-only: cannot repair, says so */
-    zero_fill_lock(dir, full);
+/* read-only: cannot repair, says so */
+static void test_zero_filled_lock_read_only_is_degraded(void)
+{
+    const char *dir = zero_dir;
+    zero_fill_lock(dir, zero_full);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     store_lock l;
     image_error err;
@@ -460,7 +514,7 @@ static void test_zero_filled(void)
           "its generation reads as LOCK_GENERATION_INVALID");
     lock_close(&l);
     image_store_t r;
-    opened = open_store(dir, true, &r);
+    bool opened = open_store(dir, true, &r);
     image_store_problem *probs = NULL;
     size_t nprobs = 0;
     bool listed = false;
@@ -471,10 +525,21 @@ static void test_zero_filled(void)
     image_store_problems_free(probs, nprobs);
     image_store_close(&r);
     check(opened && listed, "a read-only store lists the broken lock file in problems()");
-    /* a writer repairs it; the read-only lock then is whole again */
-    ok = open_store(dir, false, &z);
+    close(dfd);
+}
+
+/* a writer repairs it; the read-only lock then is whole again */
+static void test_writer_repairs_a_zero_filled_lock(void)
+{
+    const char *dir = zero_dir;
+    image_store_t z;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    store_lock l;
+    image_error err;
+    memset(&err, 0, sizeof(err));
+    bool ok = open_store(dir, false, &z);
     image_store_close(&z);
-    rc = lock_open(&l, dfd, dir, true, &err);
+    int rc = lock_open(&l, dfd, dir, true, &err);
     check(ok && rc == 0 && !l.degraded && l.problem[0] == '\0' &&
               lock_generation(&l) != LOCK_GENERATION_INVALID,
           "after a writable open, a read-only lock_open is not degraded");
@@ -535,7 +600,7 @@ static bool child_truncated(void *arg, char *msg, size_t size)
     return sees && rsees && reloaded && gb2 != gb && gb2 != gb + 1;
 }
 
-static void test_truncated(void)
+static void test_truncated_lock_file(void)
 {
     char dir[128], msg[2048];
     snprintf(dir, sizeof(dir), "%s/truncated", root);
@@ -570,18 +635,31 @@ static bool child_open_fails(void *arg, char *msg, size_t size)
     return ok;
 }
 
-static void test_lock_not_regular(void)
+/* dir: root/lockfifo, a fresh store whose lock file is removed; path:
+ * where the lock file was. */
+static void store_without_lock_file(char dir[128], char path[256])
+{
+    snprintf(dir, 128, "%s/lockfifo", root);
+    make_store(dir);
+    snprintf(path, 256, "%s/.imagestore.lock", dir);
+    unlink(path);
+}
+
+static void test_fifo_as_lock_file_refused(void)
 {
     char dir[128], path[256], msg[2048];
-    snprintf(dir, sizeof(dir), "%s/lockfifo", root);
-    make_store(dir);
-    snprintf(path, sizeof(path), "%s/.imagestore.lock", dir);
-    unlink(path);
+    store_without_lock_file(dir, path);
     mkfifo(path, 0600);
     msg[0] = '\0';
     check(in_child(child_open_fails, dir, msg, sizeof(msg)) && strstr(msg, "(a FIFO)"),
           "a FIFO as the lock file: both opens fail at once with ECORRUPT: %s", msg);
     unlink(path);
+}
+
+static void test_symlink_as_lock_file_refused(void)
+{
+    char dir[128], path[256], msg[2048];
+    store_without_lock_file(dir, path);
     char target[256];
     snprintf(target, sizeof(target), "%s/lock-target", root);
     write_text(target, "");
@@ -591,6 +669,12 @@ static void test_lock_not_regular(void)
               file_size(target) == 0,
           "a symlink as the lock file: refused, its target untouched: %s", msg);
     unlink(path);
+}
+
+static void test_directory_as_lock_file_refused(void)
+{
+    char dir[128], path[256], msg[2048];
+    store_without_lock_file(dir, path);
     mkdir(path, 0700);
     msg[0] = '\0';
     check(in_child(child_open_fails, dir, msg, sizeof(msg)) && strstr(msg, "(a directory)"),
@@ -743,34 +827,73 @@ static bool child_waits(void *arg, char *msg, size_t size)
     return w.error[0] == '\0' && w.took > 0.5 && w.sees;
 }
 
-static void test_same_thread(void)
+/* dir: root/deadlock, a fresh store */
+static void deadlock_store(char dir[128])
+{
+    snprintf(dir, 128, "%s/deadlock", root);
+    make_store(dir);
+}
+
+static void test_second_store_of_the_thread_during_a_batch_gets_edeadlk(void)
 {
     char dir[128], msg[2048];
-    snprintf(dir, sizeof(dir), "%s/deadlock", root);
-    make_store(dir);
+    deadlock_store(dir);
     check(in_child(child_batch_then_open, dir, msg, sizeof(msg)),
           "during a batch, a second store of the same thread fails at once with EDEADLK: %s", msg);
-    make_store(dir);
+}
+
+static void test_hook_writing_through_a_second_store_gets_edeadlk(void)
+{
+    char dir[128], msg[2048];
+    deadlock_store(dir);
     check(in_child(child_hook, dir, msg, sizeof(msg)),
           "an event hook writing through a second store gets EDEADLK, no hang: %s", msg);
-    for (int thread = 0; thread <= 1; thread++) {
-        bool th = thread;
-        void *args[2] = {dir, &th};
-        make_store(dir);
-        check(in_child(child_waits, args, msg, sizeof(msg)),
-              "a store in another %s waits for the batch, then sees it: %s",
-              thread ? "thread" : "process", msg);
-    }
+}
+
+/* thread: in another thread, else in another process */
+static void store_elsewhere_waits_for_the_batch(bool thread)
+{
+    char dir[128], msg[2048];
+    bool th = thread;
+    void *args[2] = {dir, &th};
+    deadlock_store(dir);
+    check(in_child(child_waits, args, msg, sizeof(msg)),
+          "a store in another %s waits for the batch, then sees it: %s",
+          thread ? "thread" : "process", msg);
+}
+
+static void test_store_in_another_process_waits_for_the_batch(void)
+{
+    store_elsewhere_waits_for_the_batch(false);
+}
+
+static void test_store_in_another_thread_waits_for_the_batch(void)
+{
+    store_elsewhere_waits_for_the_batch(true);
 }
 
 /* ---- 7. the shim's new forms ---- */
 
-static void test_shim(void)
+/* root/shim, a store made the first time a case asks; file: the path of
+ * image A's big-data file. */
+static const char *shim_store(char file[512])
 {
-    char dir[128], file[512];
-    snprintf(dir, sizeof(dir), "%s/shim", root);
-    make_store(dir);
-    big_data_path(dir, A_ID, file, sizeof(file));
+    static char dir[128];
+    static bool made;
+    if (!made) {
+        snprintf(dir, sizeof(dir), "%s/shim", root);
+        make_store(dir);
+        made = true;
+    }
+    if (file != NULL)
+        big_data_path(dir, A_ID, file, 512);
+    return dir;
+}
+
+static void test_shim_read_every_with_a_path_filter(void)
+{
+    char file[512];
+    const char *dir = shim_store(file);
     image_store_t st;
     if (!open_store(dir, false, &st)) {
         check(false, "shim: open");
@@ -796,19 +919,37 @@ static void test_shim(void)
     check(rc1 != 0 && rc2 != 0 && strstr(msg1, "read ") == msg1 && strstr(msg1, file) &&
               strstr(msg1, "Input/output error") && rc3 == 0,
           "shim read:every:EIO with a path filter fails every read of that file only: %s", msg1);
-    /* the counting form of read: the 1st read of the file fails, the 2nd not */
+    image_store_close(&st);
+}
+
+/* the counting form of read: the 1st read of the file fails, the 2nd not */
+static void test_shim_read_1_fails_only_the_first_read(void)
+{
+    char file[512];
+    const char *dir = shim_store(file);
+    image_store_t st;
+    if (!open_store(dir, false, &st)) {
+        check(false, "shim: open");
+        image_store_close(&st);
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
     set_fault("read:1:EIO", strrchr(file, '/') + 1);
-    rc1 = st.big_data_len(&st, A_ID, "manifest", &data, &len);
+    int rc1 = st.big_data_len(&st, A_ID, "manifest", &data, &len);
     free(data);
     data = NULL;
-    rc2 = st.big_data_len(&st, A_ID, "manifest", &data, &len);
+    int rc2 = st.big_data_len(&st, A_ID, "manifest", &data, &len);
     clear_fault();
     check(rc1 != 0 && rc2 == 0 && len == 12, "shim read:1:EIO fails only the first read");
     free(data);
-    data = NULL;
     image_store_close(&st);
+}
 
-    /* readdir: a failing listing fails the open */
+/* readdir: a failing listing fails the open */
+static void test_shim_getdents_fails_the_store_listing(void)
+{
+    const char *dir = shim_store(NULL);
     image_store_t o;
     set_fault("getdents:1:EIO", NULL);
     int rc = new_image_store(false, false, dir, &o);
@@ -818,24 +959,36 @@ static void test_shim(void)
               strstr(image_store_error_message(&o), "readdir ") != NULL,
           "shim getdents:1:EIO fails the store's listing: %s", image_store_error_message(&o));
     image_store_close(&o);
+}
 
-    /* openat, filtered to the lock file */
+/* openat, filtered to the lock file */
+static void test_shim_openat_filtered_to_the_lock_file(void)
+{
+    const char *dir = shim_store(NULL);
+    image_store_t o;
     set_fault("openat:every:EACCES", ".imagestore.lock");
-    rc = new_image_store(false, false, dir, &o);
+    int rc = new_image_store(false, false, dir, &o);
     clear_fault();
     check(rc != 0 && strcmp(image_store_error_name(&o), "EACCES") == 0 &&
               strstr(image_store_error_message(&o), ".imagestore.lock") != NULL,
           "shim openat:every:EACCES with a filter fails the lock file's open: %s",
           image_store_error_message(&o));
     image_store_close(&o);
+}
 
-    /* openat2 and its old name */
+/* openat2 and its old name */
+static void test_shim_openat2_and_its_old_name(void)
+{
+    const char *dir = shim_store(NULL);
+    image_store_t o;
+    char *data = NULL;
+    size_t len = 0;
     const char *forms[] = {"openat2:1:EACCES", "open:1:EACCES"};
     for (int i = 0; i < 2; i++) {
         if (!open_store(dir, false, &o))
             break;
         set_fault(forms[i], NULL);
-        rc = o.big_data_len(&o, A_ID, "manifest", &data, &len);
+        int rc = o.big_data_len(&o, A_ID, "manifest", &data, &len);
         clear_fault();
         check(rc != 0 && strcmp(image_store_error_name(&o), "EACCES") == 0,
               "shim %s fails the next openat2", forms[i]);
@@ -843,28 +996,40 @@ static void test_shim(void)
         data = NULL;
         image_store_close(&o);
     }
+}
 
-    /* fstat of a record: the open lists it as unreadable */
+/* fstat of a record: the open lists it as unreadable */
+static void test_shim_fstat_filtered_to_one_record(void)
+{
+    const char *dir = shim_store(NULL);
+    image_store_t o;
     char rec[256];
     snprintf(rec, sizeof(rec), "%s/images.json", B_ID);
     set_fault("fstat:every:EIO", rec);
-    rc = new_image_store(false, true, dir, &o);
+    int rc = new_image_store(false, true, dir, &o);
     bool b_loaded = rc == 0 && o.exists(B_ID, &o), a_loaded = rc == 0 && o.exists(A_ID, &o);
     clear_fault();
     image_store_close(&o);
     check(rc == 0 && a_loaded && !b_loaded,
           "shim fstat:every:EIO with a filter fails that record's read only");
+}
 
-    /* a listing that fails while an image directory is copied must fail the
-     * write, not lose the files it did not list */
+/* a listing that fails while an image directory is copied must fail the
+ * write, not lose the files it did not list */
+static void test_failing_readdir_while_copying_an_image_keeps_its_big_data(void)
+{
+    const char *dir = shim_store(NULL);
+    image_store_t o;
+    char *data = NULL;
+    size_t len = 0;
     if (!open_store(dir, false, &o)) {
         check(false, "shim: open");
         image_store_close(&o);
         return;
     }
     set_fault("getdents:every:EIO", A_ID);
-    rc = o.set_metadata(&o, A_ID, "changed");
-    hit = getenv("IMAGESTORE_FAULT_HIT") != NULL;
+    int rc = o.set_metadata(&o, A_ID, "changed");
+    bool hit = getenv("IMAGESTORE_FAULT_HIT") != NULL;
     clear_fault();
     char m[600];
     snprintf(m, sizeof(m), "%s", rc ? image_store_error_message(&o) : "succeeded");
@@ -882,6 +1047,37 @@ static void test_shim(void)
           m);
 }
 
+static const test_case tests[] = {
+    TEST_CASE(test_walk_opens_a_plain_path),
+    TEST_CASE(test_walk_refuses_symlinks_dotdot_and_bad_paths),
+    TEST_CASE(test_walk_creates_the_last_component),
+    TEST_CASE(test_openat2_refuses_a_symlinked_middle_component),
+    TEST_CASE(test_fallback_refuses_a_symlinked_directory),
+    TEST_CASE(test_fallback_refuses_a_symlinked_image_directory),
+    TEST_CASE(test_big_data_of_a_fifo_fails_without_blocking),
+    TEST_CASE(test_fifo_record_skipped_at_open),
+    /* these four share one store, in this order */
+    TEST_CASE(test_zero_filled_lock_stamped_by_a_writable_open),
+    TEST_CASE(test_zero_filled_lock_stamp_is_fsynced),
+    TEST_CASE(test_zero_filled_lock_read_only_is_degraded),
+    TEST_CASE(test_writer_repairs_a_zero_filled_lock),
+    TEST_CASE(test_truncated_lock_file),
+    TEST_CASE(test_fifo_as_lock_file_refused),
+    TEST_CASE(test_symlink_as_lock_file_refused),
+    TEST_CASE(test_directory_as_lock_file_refused),
+    TEST_CASE(test_second_store_of_the_thread_during_a_batch_gets_edeadlk),
+    TEST_CASE(test_hook_writing_through_a_second_store_gets_edeadlk),
+    TEST_CASE(test_store_in_another_process_waits_for_the_batch),
+    TEST_CASE(test_store_in_another_thread_waits_for_the_batch),
+    TEST_CASE(test_shim_read_every_with_a_path_filter),
+    TEST_CASE(test_shim_read_1_fails_only_the_first_read),
+    TEST_CASE(test_shim_getdents_fails_the_store_listing),
+    TEST_CASE(test_shim_openat_filtered_to_the_lock_file),
+    TEST_CASE(test_shim_openat2_and_its_old_name),
+    TEST_CASE(test_shim_fstat_filtered_to_one_record),
+    TEST_CASE(test_failing_readdir_while_copying_an_image_keeps_its_big_data),
+};
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -893,14 +1089,7 @@ int main(int argc, char **argv)
     snprintf(root, sizeof(root), "/tmp/fs_lock_test-XXXXXX");
     if (mkdtemp(root) == NULL)
         return 2;
-    test_walk();
-    test_fallback_store();
-    test_fifo_reads();
-    test_zero_filled();
-    test_truncated();
-    test_lock_not_regular();
-    test_same_thread();
-    test_shim();
+    RUN_CASES(tests);
     rm_rf(root);
     return tap_done();
 }

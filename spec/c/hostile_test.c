@@ -1653,16 +1653,16 @@ static bool has(char *const *list, size_t n, const char *s)
     return false;
 }
 
-/* An intact image reads back exactly as it was written. */
-static void verify_intact(cx *c, image_store_t *st, size_t k)
+/* An intact image: get() gives it back whole. false: get() failed (said
+ * once, not once per call after it). */
+static bool verify_intact_get(cx *c, image_store_t *st, size_t k)
 {
     const image *im = &c->w->img[k];
-    char ref[80];
     image_storage_images g;
     memset(&g, 0, sizeof(g));
     if (st->get(im->id, st, &g) != 0) { /* one line for it, not one per call */
         fail(c, "intact", "get(img%zu %.12s): %s", k, im->id, err_of(st));
-        return;
+        return false;
     }
     if (!st->exists(im->id, st))
         fail(c, "intact", "exists(img%zu %.12s) is false", k, im->id);
@@ -1683,6 +1683,14 @@ static void verify_intact(cx *c, image_store_t *st, size_t k)
         scan_image(c, "get", &g);
         image_storage_images_clear(&g);
     }
+    return true;
+}
+
+/* An intact image: each of its names and a unique prefix of its ID lead to it. */
+static void verify_intact_refs(cx *c, image_store_t *st, size_t k)
+{
+    const image *im = &c->w->img[k];
+    char ref[80];
     for (size_t j = 0; j <= im->nnames; j++) {
         const char *name = j < im->nnames ? im->names[j] : ref;
         if (j == im->nnames)
@@ -1696,54 +1704,70 @@ static void verify_intact(cx *c, image_store_t *st, size_t k)
         if (!st->exists(name, st))
             fail(c, "intact", "exists(%s) is false", name);
     }
+}
+
+/* An intact image: its metadata. */
+static void verify_intact_metadata(cx *c, image_store_t *st, size_t k)
+{
+    const image *im = &c->w->img[k];
     char *meta = NULL;
     if (st->metadata(st, im->id, &meta) != 0)
         fail(c, "intact", "metadata(img%zu): %s", k, err_of(st));
     else if (strcmp(meta, im->metadata) != 0)
         fail_always(c, "intact", "metadata(img%zu) is %.80s", k, meta);
     free(meta);
-    for (size_t i = 0; i < im->nitems; i++) {
-        const item *it = &im->items[i];
-        char *data = NULL, *digest = NULL;
-        size_t len = 0;
-        int64_t size = -1;
-        if (st->big_data_len(st, im->id, it->key, &data, &len) != 0)
-            fail(c, "intact", "big_data_len(img%zu, %.30s): %s", k, it->key, err_of(st));
-        else if (len != it->len || memcmp(data, it->data, len) != 0)
-            fail_always(c, "intact", "big_data_len(img%zu, %.30s): %zu bytes, not the %zu written", k,
-                        it->key, len, it->len);
-        free(data);
-        data = NULL;
-        if (st->big_data(st, im->id, it->key, &data) != 0)
-            fail(c, "intact", "big_data(img%zu, %.30s): %s", k, it->key, err_of(st));
-        else if (strncmp(data, it->data, it->len) != 0)
-            fail_always(c, "intact", "big_data(img%zu, %.30s): other bytes", k, it->key);
-        free(data);
-        if (st->big_data_size(st, im->id, it->key, &size) != 0)
-            fail(c, "intact", "big_data_size(img%zu, %.30s): %s", k, it->key, err_of(st));
-        else if (size != (int64_t)it->len)
-            fail_always(c, "intact", "big_data_size(img%zu, %.30s) is %lld, not %zu", k, it->key,
-                        (long long)size, it->len);
-        if (st->big_data_digest(st, im->id, it->key, &digest) != 0)
-            fail(c, "intact", "big_data_digest(img%zu, %.30s): %s", k, it->key, err_of(st));
-        else if (strcmp(digest, it->digest) != 0)
-            fail_always(c, "intact", "big_data_digest(img%zu, %.30s) is %.80s", k, it->key, digest);
-        free(digest);
-        if (strcmp(it->key, "manifest") == 0) {
-            image_storage_images *list = NULL;
-            size_t n = 0;
-            bool found = false;
-            if (st->by_digest(st, it->digest, &list, &n) != 0) {
-                fail(c, "intact", "by_digest(img%zu manifest): %s", k, err_of(st));
-            } else {
-                for (size_t j = 0; j < n; j++)
-                    found = found || (list[j].id && strcmp(list[j].id, im->id) == 0);
-                if (!found)
-                    fail(c, "intact", "by_digest(img%zu manifest) does not list it", k);
-                image_storage_images_free(list, n);
-            }
+}
+
+/* An intact image: one big-data item, its bytes, size and digest, and for
+ * the manifest, by_digest. */
+static void verify_intact_item(cx *c, image_store_t *st, size_t k, const item *it)
+{
+    const image *im = &c->w->img[k];
+    char *data = NULL, *digest = NULL;
+    size_t len = 0;
+    int64_t size = -1;
+    if (st->big_data_len(st, im->id, it->key, &data, &len) != 0)
+        fail(c, "intact", "big_data_len(img%zu, %.30s): %s", k, it->key, err_of(st));
+    else if (len != it->len || memcmp(data, it->data, len) != 0)
+        fail_always(c, "intact", "big_data_len(img%zu, %.30s): %zu bytes, not the %zu written", k,
+                    it->key, len, it->len);
+    free(data);
+    data = NULL;
+    if (st->big_data(st, im->id, it->key, &data) != 0)
+        fail(c, "intact", "big_data(img%zu, %.30s): %s", k, it->key, err_of(st));
+    else if (strncmp(data, it->data, it->len) != 0)
+        fail_always(c, "intact", "big_data(img%zu, %.30s): other bytes", k, it->key);
+    free(data);
+    if (st->big_data_size(st, im->id, it->key, &size) != 0)
+        fail(c, "intact", "big_data_size(img%zu, %.30s): %s", k, it->key, err_of(st));
+    else if (size != (int64_t)it->len)
+        fail_always(c, "intact", "big_data_size(img%zu, %.30s) is %lld, not %zu", k, it->key,
+                    (long long)size, it->len);
+    if (st->big_data_digest(st, im->id, it->key, &digest) != 0)
+        fail(c, "intact", "big_data_digest(img%zu, %.30s): %s", k, it->key, err_of(st));
+    else if (strcmp(digest, it->digest) != 0)
+        fail_always(c, "intact", "big_data_digest(img%zu, %.30s) is %.80s", k, it->key, digest);
+    free(digest);
+    if (strcmp(it->key, "manifest") == 0) {
+        image_storage_images *list = NULL;
+        size_t n = 0;
+        bool found = false;
+        if (st->by_digest(st, it->digest, &list, &n) != 0) {
+            fail(c, "intact", "by_digest(img%zu manifest): %s", k, err_of(st));
+        } else {
+            for (size_t j = 0; j < n; j++)
+                found = found || (list[j].id && strcmp(list[j].id, im->id) == 0);
+            if (!found)
+                fail(c, "intact", "by_digest(img%zu manifest) does not list it", k);
+            image_storage_images_free(list, n);
         }
     }
+}
+
+/* An intact image: the list of its big-data keys. */
+static void verify_intact_big_data_names(cx *c, image_store_t *st, size_t k)
+{
+    const image *im = &c->w->img[k];
     char **keys = NULL;
     size_t nkeys = 0;
     if (st->big_data_names(st, im->id, &keys, &nkeys) != 0) {
@@ -1753,6 +1777,19 @@ static void verify_intact(cx *c, image_store_t *st, size_t k)
             fail_always(c, "intact", "big_data_names(img%zu): %zu, not %zu", k, nkeys, im->nitems);
         image_store_strings_free(keys, nkeys);
     }
+}
+
+/* An intact image reads back exactly as it was written. */
+static void verify_intact(cx *c, image_store_t *st, size_t k)
+{
+    const image *im = &c->w->img[k];
+    if (!verify_intact_get(c, st, k))
+        return;
+    verify_intact_refs(c, st, k);
+    verify_intact_metadata(c, st, k);
+    for (size_t i = 0; i < im->nitems; i++)
+        verify_intact_item(c, st, k, &im->items[i]);
+    verify_intact_big_data_names(c, st, k);
 }
 
 /* Every read operation on ref (the big-data ones only when full); only
@@ -1802,10 +1839,12 @@ static void probe(cx *c, image_store_t *st, const char *ref, const image *im, bo
         image_store_strings_free(names, n);
 }
 
-static void probe_all(cx *c, image_store_t *st)
+/* ---- the operations, one function each ---- */
+
+/* images(): lists every intact image, and nothing outside/ holds. */
+static void op_images(cx *c, image_store_t *st)
 {
     const world *w = c->w;
-    step(c, "images");
     image_storage_images *list = NULL;
     size_t n = 0;
     if (st->images(st, &list, &n) != 0) {
@@ -1822,7 +1861,15 @@ static void probe_all(cx *c, image_store_t *st)
         }
         image_storage_images_free(list, n);
     }
-    step(c, "by_digest");
+}
+
+/* by_digest() of every item's digest (the fake image's too), and of a
+ * malformed one. */
+static void op_by_digest(cx *c, image_store_t *st)
+{
+    const world *w = c->w;
+    image_storage_images *list = NULL;
+    size_t n = 0;
     for (size_t k = 0; k <= w->n; k++) {
         const item *its = k < w->n ? w->img[k].items : &w->fake_manifest;
         size_t nits = k < w->n ? w->img[k].nitems : 1;
@@ -1840,11 +1887,21 @@ static void probe_all(cx *c, image_store_t *st)
     n = 0;
     if (st->by_digest(st, "sha256:not-hex", &list, &n) == 0)
         image_storage_images_free(list, n);
-    step(c, "intact images");
+}
+
+static void op_verify_intact_images(cx *c, image_store_t *st)
+{
+    const world *w = c->w;
     for (size_t k = 0; k < w->n; k++)
         if (image_intact(&w->img[k]))
             verify_intact(c, st, k);
-    step(c, "every image");
+}
+
+/* Every read operation on every image, by ID, prefix and name, and on refs
+ * that lead outside. */
+static void op_probe_every_image(cx *c, image_store_t *st)
+{
+    const world *w = c->w;
     for (size_t k = 0; k < w->n; k++) {
         const image *im = &w->img[k];
         char prefix[16];
@@ -1862,9 +1919,12 @@ static void probe_all(cx *c, image_store_t *st)
     probe(c, st, ref, NULL, false);
     snprintf(ref, sizeof(ref), "outside.example/fake@%s", w->fake_manifest.digest);
     probe(c, st, ref, NULL, false);
-    step(c, "problems");
+}
+
+static void op_problems(cx *c, image_store_t *st)
+{
     image_store_problem *probs = NULL;
-    n = 0;
+    size_t n = 0;
     if (st->problems(st, &probs, &n) != 0)
         fail(c, "api", "problems(): %s", err_of(st));
     else
@@ -1872,52 +1932,100 @@ static void probe_all(cx *c, image_store_t *st)
     image_store_problems_free(probs, n);
 }
 
+static void op_load(cx *c, image_store_t *st)
+{
+    (void)c;
+    (void)st->load(st); /* the whole disk again; a failure keeps the old state */
+}
+
+static void op_check(cx *c, image_store_t *st)
+{
+    image_store_problem *list = NULL;
+    size_t n = 0;
+    if (image_store_check(st, &list, &n) == 0)
+        check_problems(c, "check()", list, n);
+    image_store_problems_free(list, n);
+}
+
+/* On a read-only store, repair() must fail. */
+static void op_repair_refused(cx *c, image_store_t *st)
+{
+    image_store_problem *list = NULL;
+    size_t n = 0;
+    if (image_store_repair(st, &list, &n) == 0)
+        fail_always(c, "api", "repair() succeeded on a read-only store");
+    image_store_problems_free(list, n);
+}
+
+static void op_repair(cx *c, image_store_t *st)
+{
+    image_store_problem *list = NULL;
+    size_t n = 0;
+    (void)image_store_repair(st, &list, &n);
+    check_problems(c, "repair()", list, n);
+    image_store_problems_free(list, n);
+}
+
+static void op_close(cx *c, image_store_t *st)
+{
+    (void)c;
+    image_store_close(st);
+}
+
+/* What a store opened in a mode goes through, in order, each after a STEP
+ * line naming it: the modes it runs in. */
+enum { READ_ONLY = 1, WRITABLE = 2, EVERY_MODE = READ_ONLY | WRITABLE };
+
+static const struct operation {
+    const char *step;
+    void (*fn)(cx *c, image_store_t *st);
+    int modes;
+} operations[] = {
+    {"images", op_images, EVERY_MODE},
+    {"by_digest", op_by_digest, EVERY_MODE},
+    {"intact images", op_verify_intact_images, EVERY_MODE},
+    {"every image", op_probe_every_image, EVERY_MODE},
+    {"problems", op_problems, EVERY_MODE},
+    {"load", op_load, EVERY_MODE},
+    {"check", op_check, EVERY_MODE},
+    {"repair", op_repair_refused, READ_ONLY},
+    {"repair", op_repair, WRITABLE},
+    {"after repair", op_verify_intact_images, WRITABLE},
+    {"close", op_close, EVERY_MODE},
+};
+
+/* Opens the store in mode m; false (and the store closed) when that failed,
+ * which is a failure unless the seed's damage or fault may make it refuse. */
+static bool open_in_mode(cx *c, const struct mode *m, image_store_t *st)
+{
+    step(c, "open");
+    if (new_image_store(m->daemon, m->readonly, c->w->store, st) != 0) {
+        const char *msg = image_store_error_message(st);
+        if (msg == NULL || msg[0] == '\0' || image_store_error_code(st) == 0)
+            fail_always(c, "open", "open failed without saying why (code %d)", image_store_error_code(st));
+        else if (!c->w->may_refuse_open)
+            fail(c, "open", "open failed: %s", err_of(st));
+        else
+            cnote(c, "open", "refused: %s", err_of(st));
+        image_store_close(st);
+        return false;
+    }
+    return true;
+}
+
 static void run_mode(cx *c, const struct mode *m)
 {
     image_store_t st;
     c->mode = m->name;
-    step(c, "open");
-    if (new_image_store(m->daemon, m->readonly, c->w->store, &st) != 0) {
-        const char *msg = image_store_error_message(&st);
-        if (msg == NULL || msg[0] == '\0' || image_store_error_code(&st) == 0)
-            fail_always(c, "open", "open failed without saying why (code %d)", image_store_error_code(&st));
-        else if (!c->w->may_refuse_open)
-            fail(c, "open", "open failed: %s", err_of(&st));
-        else
-            cnote(c, "open", "refused: %s", err_of(&st));
-        image_store_close(&st);
+    if (!open_in_mode(c, m, &st))
         return;
+    int mode = m->readonly ? READ_ONLY : WRITABLE;
+    for (size_t i = 0; i < sizeof(operations) / sizeof(operations[0]); i++) {
+        if ((operations[i].modes & mode) == 0)
+            continue;
+        step(c, "%s", operations[i].step);
+        operations[i].fn(c, &st);
     }
-    probe_all(c, &st);
-    step(c, "load");
-    (void)st.load(&st); /* the whole disk again; a failure keeps the old state */
-    step(c, "check");
-    image_store_problem *list = NULL;
-    size_t n = 0;
-    if (image_store_check(&st, &list, &n) == 0)
-        check_problems(c, "check()", list, n);
-    image_store_problems_free(list, n);
-    if (m->readonly) {
-        step(c, "repair");
-        list = NULL;
-        n = 0;
-        if (image_store_repair(&st, &list, &n) == 0)
-            fail_always(c, "api", "repair() succeeded on a read-only store");
-        image_store_problems_free(list, n);
-    } else {
-        step(c, "repair");
-        list = NULL;
-        n = 0;
-        (void)image_store_repair(&st, &list, &n);
-        check_problems(c, "repair()", list, n);
-        image_store_problems_free(list, n);
-        step(c, "after repair");
-        for (size_t k = 0; k < c->w->n; k++)
-            if (image_intact(&c->w->img[k]))
-                verify_intact(c, &st, k);
-    }
-    step(c, "close");
-    image_store_close(&st);
 }
 
 #if !defined(__SANITIZE_ADDRESS__)
@@ -1959,6 +2067,55 @@ static void catch_crashes(void)
 static void catch_crashes(void) {}
 #endif
 
+/* The seed's injected fault, if any, for the opens that follow. */
+static void arm_fault(cx *c)
+{
+    const world *w = c->w;
+    if (w->fault[0] != '\0') {
+        unsetenv("IMAGESTORE_FAULT_HIT");
+        if (w->fault_path[0] != '\0')
+            setenv("IMAGESTORE_FAULT_PATH", w->fault_path, 1);
+        setenv("IMAGESTORE_FAULT", w->fault, 1);
+        c->strict = w->fault_strict;
+    }
+}
+
+/* No more faults; notes whether the seed's fired. */
+static void disarm_fault(cx *c)
+{
+    const world *w = c->w;
+    if (w->fault[0] != '\0') {
+        unsetenv("IMAGESTORE_FAULT");
+        unsetenv("IMAGESTORE_FAULT_PATH");
+        c->mode = "-";
+        cnote(c, "fault", "%s %s", w->fault, fault_hit() ? "fired" : "never fired");
+    }
+}
+
+/* a fresh read-only open, without faults: the intact images are whole */
+static void final_read_only_open(cx *c)
+{
+    const world *w = c->w;
+    c->strict = true;
+    c->mode = "final read-only";
+    step(c, "open");
+    image_store_t st;
+    if (new_image_store(false, true, w->store, &st) != 0) {
+        const char *msg = image_store_error_message(&st);
+        if (msg == NULL || msg[0] == '\0' || image_store_error_code(&st) == 0)
+            fail_always(c, "open", "open failed without saying why (code %d)", image_store_error_code(&st));
+        else if (!w->may_refuse_open)
+            fail(c, "open", "open failed: %s", err_of(&st));
+    } else {
+        step(c, "intact images");
+        for (size_t k = 0; k < w->n; k++)
+            if (image_intact(&w->img[k]))
+                verify_intact(c, &st, k);
+    }
+    step(c, "close");
+    image_store_close(&st);
+}
+
 static void child(const world *w, int report_fd, int stderr_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1967,40 +2124,11 @@ static void child(const world *w, int report_fd, int stderr_fd)
     alarm(ALARM_SECONDS);
     catch_crashes();
     cx c = {w, report_fd, "-", 0, true};
-    if (w->fault[0] != '\0') {
-        unsetenv("IMAGESTORE_FAULT_HIT");
-        if (w->fault_path[0] != '\0')
-            setenv("IMAGESTORE_FAULT_PATH", w->fault_path, 1);
-        setenv("IMAGESTORE_FAULT", w->fault, 1);
-        c.strict = w->fault_strict;
-    }
+    arm_fault(&c);
     for (int i = 0; i < 3; i++)
         run_mode(&c, &modes[w->order[i]]);
-    if (w->fault[0] != '\0') {
-        unsetenv("IMAGESTORE_FAULT");
-        unsetenv("IMAGESTORE_FAULT_PATH");
-        c.mode = "-";
-        cnote(&c, "fault", "%s %s", w->fault, fault_hit() ? "fired" : "never fired");
-    }
-    /* a fresh read-only open, without faults: the intact images are whole */
-    c.strict = true;
-    c.mode = "final read-only";
-    step(&c, "open");
-    image_store_t st;
-    if (new_image_store(false, true, w->store, &st) != 0) {
-        const char *msg = image_store_error_message(&st);
-        if (msg == NULL || msg[0] == '\0' || image_store_error_code(&st) == 0)
-            fail_always(&c, "open", "open failed without saying why (code %d)", image_store_error_code(&st));
-        else if (!w->may_refuse_open)
-            fail(&c, "open", "open failed: %s", err_of(&st));
-    } else {
-        step(&c, "intact images");
-        for (size_t k = 0; k < w->n; k++)
-            if (image_intact(&w->img[k]))
-                verify_intact(&c, &st, k);
-    }
-    step(&c, "close");
-    image_store_close(&st);
+    disarm_fault(&c);
+    final_read_only_open(&c);
     close(report_fd);
     exit(c.failures > 0 ? EXIT_ASSERT : 0);
 }
@@ -2163,102 +2291,137 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static bool run_seed(run *ctx, uint64_t seed, result *res)
-{
-    double t0 = now(), t1 = 0;
+/* One seed's run, from its world to its verdict. */
+typedef struct seed_run {
+    run *ctx;
+    result *res;
     world w;
-    memset(&w, 0, sizeof(w));
-    memset(res, 0, sizeof(*res));
-    res->ok = true;
-    w.seed = seed;
-    rng r = {seed * 0x2545f4914f6cdd1dULL + 0x1234567ULL};
-    char p[PATH_LEN];
-    int count = 0;
-    pathf(w.root, "%s/hostile-%" PRIu64 "-XXXXXX", ctx->tmp, seed);
-    if (mkdtemp(w.root) == NULL) {
-        buf_addf(&res->line, "[setup] mkdtemp %s: %s", w.root, strerror(errno));
-        res->ok = false;
+    rng r;
+    int count;       /* failures found (the first is the line's reason) */
+    char report_path[PATH_LEN], stderr_path[PATH_LEN];
+    pid_t pid;       /* the child; -1: it could not be started */
+    int status;      /* its wait status */
+    char *report, *errtext; /* what it reported, what it wrote to stderr */
+} seed_run;
+
+/* 1. The temp root, the images, outside/ and the store; false (the reason in
+ * the line, the root removed) when something failed. */
+static bool seed_setup(seed_run *s)
+{
+    world *w = &s->w;
+    pathf(w->root, "%s/hostile-%" PRIu64 "-XXXXXX", s->ctx->tmp, w->seed);
+    if (mkdtemp(w->root) == NULL) {
+        buf_addf(&s->res->line, "[setup] mkdtemp %s: %s", w->root, strerror(errno));
+        s->res->ok = false;
         return false;
     }
-    pathf(w.store, "%s/store", w.root);
-    pathf(w.outside, "%s/outside", w.root);
-    make_images(&w, &r);
-    make_outside(&w, &r);
+    pathf(w->store, "%s/store", w->root);
+    pathf(w->outside, "%s/outside", w->root);
+    make_images(w, &s->r);
+    make_outside(w, &s->r);
     buf err = {0};
-    if (!make_store(&w, &r, &err)) {
-        buf_addf(&res->line, "[setup] %s", buf_str(&err));
-        res->ok = false;
+    if (!make_store(w, &s->r, &err)) {
+        buf_addf(&s->res->line, "[setup] %s", buf_str(&err));
+        s->res->ok = false;
         buf_free(&err);
-        world_free(&w);
-        rm_rf(w.root);
+        world_free(w);
+        rm_rf(w->root);
         return false;
     }
     buf_free(&err);
-    /* the damages */
-    bool faulty = is_fault_seed(seed);
-    size_t ndamages = faulty ? below(&r, MAX_DAMAGES) : 1 + below(&r, MAX_DAMAGES);
+    return true;
+}
+
+/* 2. The damages, the injected fault (for a fault seed) and the order of
+ * the open modes. */
+static void seed_damage(seed_run *s)
+{
+    world *w = &s->w;
+    rng *r = &s->r;
+    bool faulty = is_fault_seed(w->seed);
+    size_t ndamages = faulty ? below(r, MAX_DAMAGES) : 1 + below(r, MAX_DAMAGES);
     unsigned total_weight = 0;
     for (size_t i = 0; i < N_DAMAGES; i++)
         total_weight += damages[i].weight;
     for (size_t i = 0; i < ndamages; i++) {
-        unsigned pick = (unsigned)below(&r, total_weight);
+        unsigned pick = (unsigned)below(r, total_weight);
         size_t d = 0;
         while (pick >= damages[d].weight)
             pick -= damages[d++].weight;
-        damages[d].fn(&w, &r);
+        damages[d].fn(w, r);
     }
     if (faulty) {
-        choose_fault(&w, &r);
+        choose_fault(w, r);
         if (getenv("IMAGESTORE_FAULT_SHIM") == NULL) {
-            note(&w, "(no shim: not injected)");
-            w.fault[0] = '\0';
-            w.fault_path[0] = '\0';
-            w.fault_strict = false;
+            note(w, "(no shim: not injected)");
+            w->fault[0] = '\0';
+            w->fault_path[0] = '\0';
+            w->fault_strict = false;
         }
     }
-    if (w.what.len == 0)
-        note(&w, "no damage");
+    if (w->what.len == 0)
+        note(w, "no damage");
     int order[3] = {0, 1, 2};
     for (int i = 2; i > 0; i--) {
-        int j = (int)below(&r, (size_t)i + 1), t = order[i];
+        int j = (int)below(r, (size_t)i + 1), t = order[i];
         order[i] = order[j];
         order[j] = t;
     }
-    memcpy(w.order, order, sizeof(order));
-    /* what must not change */
-    w.outside_picture = picture(w.outside);
-    for (size_t k = 0; k < w.n; k++)
-        if (image_intact(&w.img[k]) || image_odd(&w.img[k]))
-            w.img[k].picture = picture(pathf(p, "%s/%s", w.store, w.img[k].id));
-    buf_addf(&res->line, "%s", buf_str(&w.what));
-    /* the operations, in a child */
-    char report_path[PATH_LEN], stderr_path[PATH_LEN];
-    pathf(report_path, "%s/report", w.root);
-    pathf(stderr_path, "%s/stderr", w.root);
-    int report_fd = open(report_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    int stderr_fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    memcpy(w->order, order, sizeof(order));
+}
+
+/* What must not change: outside/, and the intact and odd images. */
+static void seed_record(seed_run *s)
+{
+    world *w = &s->w;
+    char p[PATH_LEN];
+    w->outside_picture = picture(w->outside);
+    for (size_t k = 0; k < w->n; k++)
+        if (image_intact(&w->img[k]) || image_odd(&w->img[k]))
+            w->img[k].picture = picture(pathf(p, "%s/%s", w->store, w->img[k].id));
+    buf_addf(&s->res->line, "%s", buf_str(&w->what));
+}
+
+/* 3. The operations, in a child; returns when it ended. t1: when the
+ * fork came (for the phase times). */
+static void seed_run_child(seed_run *s, double *t1)
+{
+    world *w = &s->w;
+    pathf(s->report_path, "%s/report", w->root);
+    pathf(s->stderr_path, "%s/stderr", w->root);
+    int report_fd = open(s->report_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    int stderr_fd = open(s->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     fflush(stdout);
     fflush(stderr);
-    t1 = now();
-    ctx->phase[0] += t1 - t0;
-    pid_t pid = report_fd >= 0 && stderr_fd >= 0 ? fork() : -1;
-    if (pid == 0)
-        child(&w, report_fd, stderr_fd);
+    *t1 = now();
+    s->pid = report_fd >= 0 && stderr_fd >= 0 ? fork() : -1;
+    if (s->pid == 0)
+        child(w, report_fd, stderr_fd);
     if (report_fd >= 0)
         close(report_fd);
     if (stderr_fd >= 0)
         close(stderr_fd);
-    int status = 0;
-    if (pid < 0) {
-        failure(res, &count, "[setup] fork: %s", strerror(errno));
+    s->status = 0;
+    if (s->pid < 0) {
+        failure(s->res, &s->count, "[setup] fork: %s", strerror(errno));
     } else {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        while (waitpid(s->pid, &s->status, 0) < 0 && errno == EINTR)
             ;
     }
-    ctx->phase[1] += now() - t1;
-    t1 = now();
+}
+
+/* 4a. How the child ended: a hang, a crash, a sanitizer report (shown in
+ * full once per kind), with where it was; and the fault that fired. */
+static void judge_child_exit(seed_run *s)
+{
+    run *ctx = s->ctx;
+    result *res = s->res;
+    pid_t pid = s->pid;
+    int status = s->status;
     size_t len = 0;
-    char *report = read_file(report_path, &len), *errtext = read_file(stderr_path, &len);
+    s->report = read_file(s->report_path, &len);
+    s->errtext = read_file(s->stderr_path, &len);
+    char *report = s->report, *errtext = s->errtext;
     char where[256];
     last_step(report, where, sizeof(where));
     const char *fired = strstr(report ? report : "", "NOTE\tfault\t[-] ");
@@ -2267,15 +2430,15 @@ static bool run_seed(run *ctx, uint64_t seed, result *res)
                  fired + 15);
     buf summary = {0};
     if (pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-        failure(res, &count, "[hang] no end after %d s, at %s", ALARM_SECONDS, where);
+        failure(res, &s->count, "[hang] no end after %d s, at %s", ALARM_SECONDS, where);
     } else if (pid > 0 && WIFSIGNALED(status)) {
         resolve_backtrace(ctx, errtext ? errtext : "", &summary);
-        failure(res, &count, "[crash] %s at %s%s%s", strsignal(WTERMSIG(status)), where,
+        failure(res, &s->count, "[crash] %s at %s%s%s", strsignal(WTERMSIG(status)), where,
                 summary.len ? ": " : "", buf_str(&summary));
     } else if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
                WEXITSTATUS(status) != EXIT_ASSERT) {
         sanitizer_summary(errtext ? errtext : "", &summary);
-        failure(res, &count, "[%s] exit %d at %s: %s",
+        failure(res, &s->count, "[%s] exit %d at %s: %s",
                 strstr(buf_str(&summary), "LSan") ? "leak" : "sanitizer", WEXITSTATUS(status), where,
                 summary.len ? summary.s : "(no sanitizer report)");
     }
@@ -2298,56 +2461,107 @@ static bool run_seed(run *ctx, uint64_t seed, result *res)
         }
     }
     buf_free(&summary);
-    /* the disk */
+}
+
+/* 4b. outside/ is as it was. */
+static void judge_outside(seed_run *s)
+{
+    world *w = &s->w;
     char diff[512];
-    char *outside_now = picture(w.outside);
-    if (strcmp(outside_now, w.outside_picture) != 0) {
-        first_difference(w.outside_picture, outside_now, diff, sizeof(diff));
-        failure(res, &count, "[outside-changed] %s", diff);
+    char *outside_now = picture(w->outside);
+    if (strcmp(outside_now, w->outside_picture) != 0) {
+        first_difference(w->outside_picture, outside_now, diff, sizeof(diff));
+        failure(s->res, &s->count, "[outside-changed] %s", diff);
     }
     free(outside_now);
+}
+
+/* 4c. Every intact or odd image is as it was, in its place. */
+static void judge_images(seed_run *s)
+{
+    world *w = &s->w;
+    char p[PATH_LEN], diff[512];
     char quarantine[PATH_LEN];
-    pathf(quarantine, "%s/.quarantine", w.store);
+    pathf(quarantine, "%s/.quarantine", w->store);
     char *q_now = picture(quarantine);
-    for (size_t k = 0; k < w.n; k++) {
-        image *im = &w.img[k];
+    for (size_t k = 0; k < w->n; k++) {
+        image *im = &w->img[k];
         if (im->picture == NULL)
             continue;
-        char *now = picture(pathf(p, "%s/%s", w.store, im->id));
+        char *now = picture(pathf(p, "%s/%s", w->store, im->id));
         if (strcmp(now, im->picture) != 0) {
             const char *cls = image_intact(im) ? "intact" : im->keep;
             if (!exists(p))
-                failure(res, &count, "[%s-moved] img%zu %.12s is gone from the store%s", cls, k, im->id,
+                failure(s->res, &s->count, "[%s-moved] img%zu %.12s is gone from the store%s", cls, k, im->id,
                         strstr(q_now, im->id) ? ", into .quarantine" : "");
             else {
                 first_difference(im->picture, now, diff, sizeof(diff));
-                failure(res, &count, "[%s-changed] img%zu %.12s: %s", cls, k, im->id, diff);
+                failure(s->res, &s->count, "[%s-changed] img%zu %.12s: %s", cls, k, im->id, diff);
             }
         }
         free(now);
     }
     free(q_now);
-    /* the child's own checks, then (on a failed seed) what it noted */
+}
+
+/* 4d. the child's own checks, then (on a failed seed) what it noted */
+static void judge_report(seed_run *s)
+{
+    result *res = s->res;
+    const char *report = s->report;
     for (int pass = 0; pass < 2; pass++)
         for (const char *q = report ? report : ""; *q;) {
             size_t l = strcspn(q, "\n");
             const char *kind = pass == 0 ? "FAIL\t" : "NOTE\t";
             const char *cls = q + 5, *text = strncmp(q, kind, 5) == 0 ? memchr(cls, '\t', l - 5) : NULL;
             if (text != NULL && pass == 0)
-                failure(res, &count, "[%.*s] %.*s", (int)(text - cls), cls, (int)(q + l - text - 1), text + 1);
+                failure(res, &s->count, "[%.*s] %.*s", (int)(text - cls), cls, (int)(q + l - text - 1), text + 1);
             else if (text != NULL && !res->ok)
                 add_detail(res, "note: %.*s", (int)(q + l - text - 1 > 300 ? 300 : q + l - text - 1), text + 1);
             q += l + (q[l] == '\n');
         }
+}
+
+/* The last detail lines; the temp root kept or removed; everything freed. */
+static void seed_finish(seed_run *s)
+{
+    run *ctx = s->ctx;
+    result *res = s->res;
     if (res->details > MAX_DETAILS)
         buf_addf(&res->detail, "... and %d more\n", res->details - MAX_DETAILS);
     if ((!res->ok && ctx->keep) || ctx->keep_all)
-        buf_addf(&res->detail, "kept: %s\n", w.root);
+        buf_addf(&res->detail, "kept: %s\n", s->w.root);
     else
-        rm_rf(w.root);
-    free(report);
-    free(errtext);
-    world_free(&w);
+        rm_rf(s->w.root);
+    free(s->report);
+    free(s->errtext);
+    world_free(&s->w);
+}
+
+static bool run_seed(run *ctx, uint64_t seed, result *res)
+{
+    double t0 = now(), t1 = 0;
+    seed_run s;
+    memset(&s, 0, sizeof(s));
+    memset(res, 0, sizeof(*res));
+    res->ok = true;
+    s.ctx = ctx;
+    s.res = res;
+    s.w.seed = seed;
+    s.r.state = seed * 0x2545f4914f6cdd1dULL + 0x1234567ULL;
+    if (!seed_setup(&s))
+        return false;
+    seed_damage(&s);
+    seed_record(&s);
+    seed_run_child(&s, &t1);
+    ctx->phase[0] += t1 - t0;
+    ctx->phase[1] += now() - t1;
+    t1 = now();
+    judge_child_exit(&s);
+    judge_outside(&s);
+    judge_images(&s);
+    judge_report(&s);
+    seed_finish(&s);
     ctx->phase[2] += now() - t1;
     return res->ok;
 }
@@ -2430,20 +2644,116 @@ static pid_t start_fault_runner(run *ctx, const char *out_path)
     return pid;
 }
 
-int main(void)
+/* Where the temp roots go: TMPDIR, else /dev/shm when writable, else /tmp.
+ * The seeds are about damage, not durability: on a tmpfs the store's
+ * fsyncs cost nothing (on this VM's disk they triple the run time). */
+static void choose_tmp(run *ctx)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    run ctx;
-    memset(&ctx, 0, sizeof(ctx));
-    /* The seeds are about damage, not durability: on a tmpfs the store's
-     * fsyncs cost nothing (on this VM's disk they triple the run time). */
     const char *tmp = getenv("TMPDIR");
     struct stat st;
     if (tmp == NULL || *tmp == '\0')
         tmp = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
                   ? "/dev/shm"
                   : "/tmp";
-    pathf(ctx.tmp, "%s", tmp);
+    pathf(ctx->tmp, "%s", tmp);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* Each child's leak check walks every chunk the allocator holds,
+ * quarantined ones too: with the default 256 MB quarantine filling up
+ * over the seeds, that walk came to dominate. The children are short.
+ * Runs this program again with a 16 MB quarantine, unless it already runs
+ * so (or ASAN_OPTIONS sets one); returns only then, or when exec failed. */
+static void reexec_with_small_quarantine(run *ctx)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    if (getenv("IMAGESTORE_HOSTILE_REEXEC") == NULL && (asan == NULL || strstr(asan, "quarantine_size_mb") == NULL)) {
+        buf opts = {0};
+        buf_addf(&opts, "%s%squarantine_size_mb=16", asan ? asan : "", asan && *asan ? ":" : "");
+        setenv("ASAN_OPTIONS", opts.s, 1);
+        setenv("IMAGESTORE_HOSTILE_REEXEC", "1", 1);
+        buf_free(&opts);
+        char *const argv[] = {ctx->self, NULL};
+        execv(ctx->self, argv);
+        exit(2);
+    }
+}
+#endif
+
+/* The seeds this process runs (all but the runner's, when it runs), one
+ * TAP line each. */
+static void run_seeds_here(run *ctx, uint64_t first, uint64_t count, pid_t runner, int *number,
+                           int *failed)
+{
+    for (uint64_t seed = first; seed < first + count; seed++) {
+        if (runner > 0 && is_runner_seed(seed))
+            continue;
+        result res;
+        if (!run_seed(ctx, seed, &res))
+            (*failed)++;
+        print_tap(++*number, seed, res.ok, buf_str(&res.line), buf_str(&res.detail));
+        result_free(&res);
+    }
+}
+
+/* The runner's seeds: waits for it, then one TAP line for each from its
+ * output ("not ok" for each it did not get to). */
+static void collect_runner_seeds(pid_t runner, const char *runner_out, uint64_t first, uint64_t count,
+                                 int *number, int *failed)
+{
+    int status = 0;
+    while (waitpid(runner, &status, 0) < 0 && errno == EINTR)
+        ;
+    size_t len = 0;
+    char *out = read_file(runner_out, &len);
+    uint64_t next = first; /* the next fault seed expected */
+    const char *q = out ? out : "";
+    while (true) {
+        while (next < first + count && !is_runner_seed(next))
+            next++;
+        if (next >= first + count)
+            break;
+        uint64_t seed = 0;
+        int ok = 0, used = 0;
+        if (*q == '\0' || sscanf(q, "R\t%" SCNu64 "\t%d\t%n", &seed, &ok, &used) < 2 || seed != next) {
+            char why[128];
+            snprintf(why, sizeof(why), "the fault runner ended (%s %d) before this seed",
+                     WIFSIGNALED(status) ? "signal" : "status",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            print_tap(++*number, next, false, why, "");
+            (*failed)++;
+            next++;
+            continue;
+        }
+        size_t l = strcspn(q, "\n");
+        buf line = {0}, detail = {0};
+        buf_add(&line, q + used, l - (size_t)used);
+        q += l + (q[l] == '\n');
+        while (strncmp(q, "D\t", 2) == 0) {
+            l = strcspn(q, "\n");
+            const char *text = memchr(q + 2, '\t', l - 2);
+            if (text != NULL) {
+                buf_add(&detail, text + 1, (size_t)(q + l - text - 1));
+                buf_adds(&detail, "\n");
+            }
+            q += l + (q[l] == '\n');
+        }
+        print_tap(++*number, seed, ok != 0, buf_str(&line), buf_str(&detail));
+        *failed += ok == 0;
+        buf_free(&line);
+        buf_free(&detail);
+        next++;
+    }
+    free(out);
+    unlink(runner_out);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    run ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    choose_tmp(&ctx);
     const char *keep = getenv("IMAGESTORE_HOSTILE_KEEP");
     ctx.keep = keep != NULL;
     ctx.keep_all = keep != NULL && strcmp(keep, "all") == 0;
@@ -2452,20 +2762,7 @@ int main(void)
         return 2;
     ctx.self[n] = '\0';
 #if defined(__SANITIZE_ADDRESS__)
-    /* Each child's leak check walks every chunk the allocator holds,
-     * quarantined ones too: with the default 256 MB quarantine filling up
-     * over the seeds, that walk came to dominate. The children are short. */
-    const char *asan = getenv("ASAN_OPTIONS");
-    if (getenv("IMAGESTORE_HOSTILE_REEXEC") == NULL && (asan == NULL || strstr(asan, "quarantine_size_mb") == NULL)) {
-        buf opts = {0};
-        buf_addf(&opts, "%s%squarantine_size_mb=16", asan ? asan : "", asan && *asan ? ":" : "");
-        setenv("ASAN_OPTIONS", opts.s, 1);
-        setenv("IMAGESTORE_HOSTILE_REEXEC", "1", 1);
-        buf_free(&opts);
-        char *const argv[] = {ctx.self, NULL};
-        execv(ctx.self, argv);
-        return 2;
-    }
+    reexec_with_small_quarantine(&ctx);
 #endif
     uint64_t first = env_u64("IMAGESTORE_HOSTILE_FIRST", 1);
     uint64_t count = env_u64("IMAGESTORE_HOSTILE_SEEDS", 500);
@@ -2486,62 +2783,9 @@ int main(void)
         nfault += is_fault_seed(seed);
     pid_t runner = start_fault_runner(&ctx, runner_out);
     int number = 0, failed = 0;
-    for (uint64_t seed = first; seed < first + count; seed++) {
-        if (runner > 0 && is_runner_seed(seed))
-            continue;
-        result res;
-        if (!run_seed(&ctx, seed, &res))
-            failed++;
-        print_tap(++number, seed, res.ok, buf_str(&res.line), buf_str(&res.detail));
-        result_free(&res);
-    }
-    if (runner > 0) {
-        int status = 0;
-        while (waitpid(runner, &status, 0) < 0 && errno == EINTR)
-            ;
-        size_t len = 0;
-        char *out = read_file(runner_out, &len);
-        uint64_t next = first; /* the next fault seed expected */
-        const char *q = out ? out : "";
-        while (true) {
-            while (next < first + count && !is_runner_seed(next))
-                next++;
-            if (next >= first + count)
-                break;
-            uint64_t seed = 0;
-            int ok = 0, used = 0;
-            if (*q == '\0' || sscanf(q, "R\t%" SCNu64 "\t%d\t%n", &seed, &ok, &used) < 2 || seed != next) {
-                char why[128];
-                snprintf(why, sizeof(why), "the fault runner ended (%s %d) before this seed",
-                         WIFSIGNALED(status) ? "signal" : "status",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-                print_tap(++number, next, false, why, "");
-                failed++;
-                next++;
-                continue;
-            }
-            size_t l = strcspn(q, "\n");
-            buf line = {0}, detail = {0};
-            buf_add(&line, q + used, l - (size_t)used);
-            q += l + (q[l] == '\n');
-            while (strncmp(q, "D\t", 2) == 0) {
-                l = strcspn(q, "\n");
-                const char *text = memchr(q + 2, '\t', l - 2);
-                if (text != NULL) {
-                    buf_add(&detail, text + 1, (size_t)(q + l - text - 1));
-                    buf_adds(&detail, "\n");
-                }
-                q += l + (q[l] == '\n');
-            }
-            print_tap(++number, seed, ok != 0, buf_str(&line), buf_str(&detail));
-            failed += ok == 0;
-            buf_free(&line);
-            buf_free(&detail);
-            next++;
-        }
-        free(out);
-        unlink(runner_out);
-    }
+    run_seeds_here(&ctx, first, count, runner, &number, &failed);
+    if (runner > 0)
+        collect_runner_seeds(runner, runner_out, first, count, &number, &failed);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("# %" PRIu64 " seeds (%" PRIu64 " with an injected fault%s), %d failed, %.1f s\n", count,
            nfault, nfault == 0 || runner > 0 ? "" : "; no shim: run without it", failed,

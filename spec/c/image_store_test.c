@@ -216,13 +216,46 @@ static const char *big_data_digest_of(const image_storage_images *img, const cha
 #define DIGEST_X "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define DIGEST_BAD_MSG ": want sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>"
 
-/* ---- tests -------------------------------------------------------------- */
+/* ---- fixtures ----------------------------------------------------------- */
 
-static void test_helpers(void)
+/* The directory the cases work below (argv[1]/image_store_test or a fresh
+ * mkdtemp directory). */
+static char *tmp;
+
+/* The store a group of cases works on, in order, and a second one; the
+ * directories they use below tmp. The first case of a group opens st (or
+ * says it could not: then the group's other cases do nothing), the last
+ * closes it and removes the directories. */
+static image_store_t st, other;
+static char *dir, *otherdir;
+static bool st_open;
+
+/* dir becomes tmp/name, otherdir tmp/other_name (or NULL). */
+static void use_dirs(const char *name, const char *other_name)
+{
+    free(dir);
+    free(otherdir);
+    dir = name ? path_join(tmp, name) : NULL;
+    otherdir = other_name ? path_join(tmp, other_name) : NULL;
+}
+
+/* The first case of a group: opens st on dir; false (and st closed) if that
+ * failed. */
+static bool open_group_store(const char *what)
+{
+    memset(&st, 0, sizeof(st));
+    int rc = new_image_store(false, false, dir, &st);
+    st_open = check_ok(&st, rc, what);
+    if (!st_open)
+        image_store_close(&st);
+    return st_open;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void test_image_store_sha256(void)
 {
     char digest[72];
-    char buf[40];
-    timestamp t;
 
     check(image_store_sha256(digest, "abc", 3) == 0 &&
               str_eq(digest, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -230,26 +263,39 @@ static void test_helpers(void)
     check(image_store_sha256(digest, "", 0) == 0 &&
               str_eq(digest, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
           "image_store_sha256 of empty data");
+}
+
+static void test_timestamp_format(void)
+{
+    char buf[40];
 
     timestamp_format((timestamp){ 1500000000, 5 }, buf);
     check_str(buf, "2017-07-14T02:40:00.000000005Z", "timestamp_format writes 9 digits in UTC");
+}
+
+static void test_timestamp_parse(void)
+{
+    char buf[40];
+    timestamp t;
 
     memset(&t, 0, sizeof(t));
     check(timestamp_parse("2020-03-16T05:46:12.172621513+02:00", &t) == 0, "timestamp_parse accepts an offset");
     timestamp_format(t, buf);
     check_str(buf, "2020-03-16T03:46:12.172621513Z", "timestamp_parse normalizes to UTC");
     check(timestamp_parse("yesterday", &t) == -1, "timestamp_parse rejects garbage");
+}
 
-    t = timestamp_now();
+static void test_timestamp_now(void)
+{
+    timestamp t = timestamp_now();
     check(t.seconds > 1500000000 && t.nanos >= 0 && t.nanos < 1000000000, "timestamp_now is plausible");
 }
 
-static void test_failed_open(const char *tmp)
+/* ---- a failed open ------------------------------------------------------ */
+
+static void test_readonly_open_of_a_missing_dir_fails(void)
 {
-    image_store_t st;
     char *missing = path_join(tmp, "missing");
-    char *file = path_join(tmp, "plain-file");
-    char *under_file = path_join(file, "store");
     char want[4096];
     int rc;
 
@@ -261,6 +307,14 @@ static void test_failed_open(const char *tmp)
     /* must be safe after a failed open, and twice */
     image_store_close(&st);
     image_store_close(&st);
+    free(missing);
+}
+
+static void test_open_below_a_regular_file_fails(void)
+{
+    char *file = path_join(tmp, "plain-file");
+    char *under_file = path_join(file, "store");
+    int rc;
 
     check(write_text(file, "x"), "made a regular file");
     memset(&st, 0, sizeof(st));
@@ -282,34 +336,15 @@ static void test_failed_open(const char *tmp)
 
     free(under_file);
     free(file);
-    free(missing);
 }
 
-static void test_store(const char *tmp)
+/* ---- one store, member by member (tmp/store, tmp/other) ------------------- */
+
+static void test_new_image_store_creates_a_store(void)
 {
-    image_store_t st;
-    image_store_t other;
-    image_storage_images img;
-    image_storage_images *list = NULL;
-    image_store_problem *problems = NULL;
-    size_t len = 0;
-    char *dir = path_join(tmp, "store");
-    char *otherdir = path_join(tmp, "other");
-    char *s = NULL;
-    char **names = NULL;
-    int64_t size = 0;
-    char digest[72];
-    int rc;
-
-    memset(&st, 0, sizeof(st));
+    use_dirs("store", "other");
     memset(&other, 0, sizeof(other));
-    memset(&img, 0, sizeof(img));
-
-    rc = new_image_store(false, false, dir, &st);
-    if (!check_ok(&st, rc, "new_image_store creates a store")) {
-        image_store_close(&st);
-        free(otherdir);
-        free(dir);
+    if (!open_group_store("new_image_store creates a store")) {
         return;
     }
     {
@@ -318,8 +353,16 @@ static void test_store(const char *tmp)
               "store dir has mode 0700");
     }
     check_str(image_store_dir(&st), dir, "image_store_dir gives the dir");
+}
 
-    /* create */
+static void test_create_with_id_names_layer_metadata_and_time(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "example.com/app:1.0", "app2" };
         rc = st.create(ID_A, n, 2, "layer-a", "{}", (timestamp){ 1500000000, 5 }, NULL, &st, &img);
@@ -344,6 +387,16 @@ static void test_store(const char *tmp)
         check(is_file(rec), "create writes <dir>/<id>/images.json");
         free(rec);
     }
+}
+
+static void test_create_with_a_digest_at_time_now(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "b:1" };
         rc = st.create(ID_B, n, 1, NULL, NULL, IMAGE_TIME_NOW, DIGEST_X, &st, &img);
@@ -358,12 +411,22 @@ static void test_store(const char *tmp)
                 timestamp now = timestamp_now();
                 check(timestamp_parse(img.created, &t) == 0 && t.seconds > now.seconds - 60 &&
                           t.seconds <= now.seconds + 1,
-                      "{0,0} means now");
+                      "IMAGE_TIME_NOW means now");
             }
         }
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+static void test_create_without_an_id(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         rc = st.create(NULL, NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         if (check_ok(&st, rc, "create without id")) {
@@ -375,8 +438,16 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
 
-    /* create failures */
+static void test_create_refuses_a_taken_id(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "fresh" };
         rc = st.create(ID_A, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
@@ -386,6 +457,16 @@ static void test_store(const char *tmp)
         memset(&img, 0, sizeof(img));
         check(!st.exists("fresh", &st), "failed create registers no name");
     }
+}
+
+static void test_create_refuses_a_taken_name(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "new", "app2" };
         rc = st.create(ID_C, n, 2, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
@@ -395,6 +476,16 @@ static void test_store(const char *tmp)
         memset(&img, 0, sizeof(img));
         check(!st.exists(ID_C, &st) && !st.exists("new", &st), "failed create leaves nothing");
     }
+}
+
+static void test_create_refuses_a_bad_id(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         rc = st.create("../x", NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
         check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL",
@@ -402,6 +493,16 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+static void test_create_refuses_an_empty_name(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "" };
         rc = st.create(ID_C, n, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
@@ -410,13 +511,25 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
 
-    /* exists / lookup / get */
+static void test_exists(void)
+{
+    if (!st_open)
+        return;
     check(st.exists(ID_A, &st), "exists by full id");
     check(st.exists("app2", &st), "exists by name");
     check(st.exists("aaaa0", &st), "exists by unique prefix");
     check(!st.exists("nope", &st), "exists is false for an unknown ref");
+}
 
+static void test_lookup(void)
+{
+    char *s = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     rc = st.lookup("example.com/app:1.0", &st, &s);
     if (check_ok(&st, rc, "lookup by name")) {
         check_str(s, ID_A, "lookup gives the full id");
@@ -445,7 +558,16 @@ static void test_store(const char *tmp)
     }
     free(s);
     s = NULL;
+}
 
+static void test_get(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     rc = st.get("app2", &st, &img);
     if (check_ok(&st, rc, "get by name")) {
         check_str(img.id, ID_A, "get gives the image");
@@ -457,8 +579,16 @@ static void test_store(const char *tmp)
     check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"nope\"", "get of an unknown ref fails");
     image_storage_images_clear(&img);
     memset(&img, 0, sizeof(img));
+}
 
-    /* names */
+static void test_set_names(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *n[] = { "x", "y", "x" };
         const char *want_names[] = { "x", "y" };
@@ -473,6 +603,16 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+static void test_add_name(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *want_a[] = { "x", "y" };
         const char *want_b[] = { "b:1", "z" };
@@ -491,6 +631,16 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+static void test_add_name_steals_a_name(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     {
         const char *want_a[] = { "x" };
         const char *want_b[] = { "b:1", "z", "y" };
@@ -508,15 +658,38 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+static void test_remove_name(void)
+{
+    int rc;
+
+    if (!st_open)
+        return;
     check_ok(&st, st.remove_name(ID_B, "z", &st), "remove_name");
     check(!st.exists("z", &st), "removed name is gone");
     rc = st.remove_name(ID_B, "z", &st);
     check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image " ID_B " has no name \"z\"",
                "remove_name of a name not held fails ENOTFOUND");
+}
+
+static void test_add_name_refuses_an_empty_name(void)
+{
+    int rc;
+
+    if (!st_open)
+        return;
     rc = st.add_name(ID_B, "", &st);
     check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid name \"\": empty", "add_name of an empty name fails");
+}
 
-    /* metadata */
+static void test_metadata(void)
+{
+    char *s = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     check_ok(&st, st.set_metadata(&st, ID_A, "{\"k\":1}"), "set_metadata");
     rc = st.metadata(&st, "x", &s);
     if (check_ok(&st, rc, "metadata")) {
@@ -526,8 +699,21 @@ static void test_store(const char *tmp)
     s = NULL;
     rc = st.set_metadata(&st, "nope", "m");
     check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image not found: \"nope\"", "set_metadata of unknown ref");
+}
 
-    /* big data */
+static void test_big_data(void)
+{
+    image_storage_images img;
+    char *s = NULL;
+    char **names = NULL;
+    size_t len = 0;
+    int64_t size = 0;
+    char digest[72];
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     check_ok(&st, st.set_big_data(&st, ID_A, "sha256:" ID_A, "config-data"), "set_big_data config");
     check_ok(&st, st.set_big_data(&st, ID_A, "manifest", "manifest-data"), "set_big_data manifest");
     rc = st.big_data(&st, ID_A, "manifest", &s);
@@ -564,6 +750,15 @@ static void test_store(const char *tmp)
     }
     image_storage_images_clear(&img);
     memset(&img, 0, sizeof(img));
+}
+
+static void test_big_data_with_nul_bytes(void)
+{
+    int64_t size = 0;
+    int rc;
+
+    if (!st_open)
+        return;
     {
         static const char bin[] = { 'a', '\0', 'b', '\0', (char)0xff, '\0' };
         char *data = NULL;
@@ -584,6 +779,15 @@ static void test_store(const char *tmp)
                    "big_data_len of a missing key fails");
         free(data);
     }
+}
+
+static void test_big_data_refuses_missing_and_bad_keys(void)
+{
+    char *s = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     rc = st.big_data(&st, "x", "missing", &s);
     check_fail(&st, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", "image " ID_A " has no big-data item \"missing\"",
                "big_data of a missing key names the full id");
@@ -595,8 +799,16 @@ static void test_store(const char *tmp)
     rc = st.set_big_data(&st, ID_A, "", "x");
     check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid big-data key \"\": empty",
                "set_big_data with an empty key fails EINVAL");
+}
 
-    /* size and loaded time */
+static void test_size_and_loaded_time(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     check_ok(&st, st.set_size(&st, ID_A, 4096), "set_size");
     rc = st.set_size(&st, ID_A, -1);
     check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid size -1: must not be negative",
@@ -609,8 +821,16 @@ static void test_store(const char *tmp)
     }
     image_storage_images_clear(&img);
     memset(&img, 0, sizeof(img));
+}
 
-    /* images, by_digest */
+static void test_images(void)
+{
+    image_storage_images *list = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!st_open)
+        return;
     rc = st.images(&st, &list, &len);
     if (check_ok(&st, rc, "images")) {
         check_int((long long)len, 2, "images lists both images");
@@ -618,6 +838,18 @@ static void test_store(const char *tmp)
     image_storage_images_free(list, len);
     list = NULL;
     len = 0;
+}
+
+static void test_by_digest(void)
+{
+    image_storage_images *list = NULL;
+    size_t len = 0;
+    char digest[72];
+    int rc;
+
+    if (!st_open)
+        return;
+    image_store_sha256(digest, "manifest-data", 13); /* the manifest test_big_data set */
     rc = st.by_digest(&st, digest, &list, &len);
     if (check_ok(&st, rc, "by_digest of a manifest digest")) {
         check(len == 1 && str_eq(list[0].id, ID_A), "by_digest finds the image");
@@ -638,8 +870,16 @@ static void test_store(const char *tmp)
     image_storage_images_free(list, len);
     list = NULL;
     len = 0;
+}
 
-    /* save, load, problems */
+static void test_save_load_and_problems(void)
+{
+    image_store_problem *problems = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!st_open)
+        return;
     check_ok(&st, st.save(&st), "save");
     check_ok(&st, st.load(&st), "load");
     rc = st.problems(&st, &problems, &len);
@@ -649,8 +889,20 @@ static void test_store(const char *tmp)
     image_store_problems_free(problems, len);
     problems = NULL;
     len = 0;
+}
 
-    /* a second store on the same dir sees the same images; error slots are separate */
+/* a second store on the same dir sees the same images; error slots are separate */
+static void test_second_store_on_the_same_dir(void)
+{
+    image_storage_images img;
+    image_storage_images *list = NULL;
+    size_t len = 0;
+    char *s = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     rc = new_image_store(false, false, dir, &other);
     if (check_ok(&other, rc, "second store on the same dir")) {
         rc = other.get(ID_A, &other, &img);
@@ -691,8 +943,17 @@ static void test_store(const char *tmp)
     }
     image_store_close(&other);
     memset(&other, 0, sizeof(other));
+}
 
-    /* an independent store in another dir */
+/* an independent store in another dir */
+static void test_independent_store_in_another_dir(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     rc = new_image_store(false, false, otherdir, &other);
     if (check_ok(&other, rc, "independent store")) {
         check(!other.exists(ID_A, &other), "independent store does not see the first store's images");
@@ -708,8 +969,18 @@ static void test_store(const char *tmp)
     }
     image_store_close(&other);
     memset(&other, 0, sizeof(other));
+}
 
-    /* wipe */
+static void test_wipe(void)
+{
+    image_storage_images img;
+    image_storage_images *list = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!st_open)
+        return;
+    memset(&img, 0, sizeof(img));
     check_ok(&st, st.wipe(&st), "wipe");
     rc = st.images(&st, &list, &len);
     check(rc == 0 && len == 0, "wipe leaves no images");
@@ -728,10 +999,20 @@ static void test_store(const char *tmp)
         image_storage_images_clear(&img);
         memset(&img, 0, sizeof(img));
     }
+}
+
+/* The last case on tmp/store: reopens it read-only, then removes it. */
+static void test_readonly_store(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
     image_store_close(&st);
     memset(&st, 0, sizeof(st));
+    memset(&img, 0, sizeof(img));
 
-    /* readonly */
     rc = new_image_store(false, true, dir, &st);
     if (check_ok(&st, rc, "readonly open")) {
         const char *n[] = { "y" };
@@ -765,31 +1046,37 @@ static void test_store(const char *tmp)
         check(st.exists("x", &st), "readonly store still has the image");
     }
     image_store_close(&st);
+    st_open = false;
 
     rm_rf(dir);
     rm_rf(otherdir);
-    free(otherdir);
-    free(dir);
 }
 
-/* The batch pair: applied in order, one commit, abort leaves nothing. */
-static void test_batch(const char *tmp)
+/* ---- the batch pair: applied in order, one commit, abort leaves nothing --- */
+/* (tmp/batch: st, and other on the same directory) */
+
+static void test_batch_stores_open(void)
 {
-    char *dir = path_join(tmp, "batch");
-    image_store_t st, other;
-    const char *n1[] = {"batch/a:1"}, *n2[] = {"batch/b:1"};
-    image_storage_images img;
-    char *data = NULL, *id = NULL;
-    size_t len = 0;
-    int rc = new_image_store(false, false, dir, &st);
-    if (!check_ok(&st, rc, "batch: open")) {
-        image_store_close(&st);
-        free(dir);
+    int rc;
+
+    use_dirs("batch", NULL);
+    if (!open_group_store("batch: open")) {
         return;
     }
     rc = new_image_store(false, false, dir, &other);
     check_ok(&other, rc, "batch: open a second store on the same directory");
+}
 
+static void test_batch_commit(void)
+{
+    const char *n1[] = {"batch/a:1"};
+    image_storage_images img;
+    char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!st_open)
+        return;
     check_ok(&st, image_store_batch_begin(&st), "batch_begin");
     check_fail(&st, image_store_batch_begin(&st), IMAGE_STORE_EINVAL, "EINVAL", "a batch is already open",
                "a nested batch_begin fails EINVAL");
@@ -807,7 +1094,18 @@ static void test_batch(const char *tmp)
     check(other.exists("batch/a:1", &other), "another store sees the batch once committed");
     check_fail(&st, image_store_batch_commit(&st), IMAGE_STORE_EINVAL, "EINVAL", "no batch is open",
                "batch_commit without a batch fails EINVAL");
+}
 
+/* The last case on tmp/batch: closes both stores and removes it. */
+static void test_batch_abort(void)
+{
+    const char *n2[] = {"batch/b:1"};
+    image_storage_images img;
+    char *id = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     check_ok(&st, image_store_batch_begin(&st), "batch_begin again");
     memset(&img, 0, sizeof(img));
     rc = st.create(ID_B, n2, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
@@ -823,8 +1121,8 @@ static void test_batch(const char *tmp)
     image_store_batch_abort(&st); /* without a batch: nothing happens */
     image_store_close(&other);
     image_store_close(&st);
+    st_open = false;
     rm_rf(dir);
-    free(dir);
 }
 
 /* ---- hooks -------------------------------------------------------------- */
@@ -859,10 +1157,10 @@ static int test_name_hook(void *data, image_name_use use, const char *name,
     char full[256];
     snprintf(full, sizeof(full), "reg.example/%s", name);
     if (use == IMAGE_NAME_LOOKUP) {
-        char other[256];
-        snprintf(other, sizeof(other), "mirror.example/%s", name);
+        char mirror[256];
+        snprintf(mirror, sizeof(mirror), "mirror.example/%s", name);
         return image_hook_result_add_name(result, full) == 0 &&
-                       image_hook_result_add_name(result, other) == 0
+                       image_hook_result_add_name(result, mirror) == 0
                    ? 0
                    : -1;
     }
@@ -898,10 +1196,10 @@ static int test_event_hook(void *data, const image_event *e, image_hook_result *
     return 0;
 }
 
-static char *read_record_file(const char *dir, const char *id)
+static char *read_record_file(const char *store, const char *id)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/%s/images.json", dir, id);
+    snprintf(path, sizeof(path), "%s/%s/images.json", store, id);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return NULL;
@@ -912,23 +1210,28 @@ static char *read_record_file(const char *dir, const char *id)
     return buf;
 }
 
-static void test_hooks(const char *tmp)
+/* The hooks' log, for the cases on tmp/hooks (st). */
+static hook_log hlog;
+
+static void test_set_hooks_installs_hooks(void)
 {
-    char *dir = path_join(tmp, "hooks");
-    image_store_t st;
-    image_storage_images img;
-    hook_log log;
-    memset(&log, 0, sizeof(log));
-    log.st = &st;
-    int rc = new_image_store(false, false, dir, &st);
-    if (!check_ok(&st, rc, "hooks: open")) {
-        image_store_close(&st);
-        free(dir);
+    use_dirs("hooks", NULL);
+    memset(&hlog, 0, sizeof(hlog));
+    hlog.st = &st;
+    if (!open_group_store("hooks: open")) {
         return;
     }
-    image_store_hooks hooks = {test_name_hook, test_event_hook, &log};
+    image_store_hooks hooks = {test_name_hook, test_event_hook, &hlog};
     check_ok(&st, image_store_set_hooks(&st, &hooks), "set_hooks installs hooks");
+}
 
+static void test_name_hook_rewrites_a_created_name(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
     const char *busybox[] = {"busybox"};
     memset(&img, 0, sizeof(img));
     rc = st.create(ID_A, busybox, 1, "layer1", NULL, IMAGE_TIME_NOW, NULL, &st, &img);
@@ -936,18 +1239,41 @@ static void test_hooks(const char *tmp)
         check_str(img.names_len == 1 ? img.names[0] : NULL, "reg.example/busybox",
                   "the name hook's name is stored");
     image_storage_images_clear(&img);
-    check_str(log.events, "create aaaa reg.example/busybox;", "the event hook sees create");
+    check_str(hlog.events, "create aaaa reg.example/busybox;", "the event hook sees create");
+}
 
+static void test_short_name_found_through_the_hook(void)
+{
+    int rc;
+
+    if (!st_open)
+        return;
     char *id = NULL;
     rc = st.lookup("busybox", &st, &id);
     check(rc == 0 && str_eq(id, ID_A), "a short name is found through the hook's candidates");
     free(id);
+}
 
+static void test_name_hook_refusal_is_einval(void)
+{
+    int rc;
+
+    if (!st_open)
+        return;
     const char *bad[] = {"bad-name"};
     rc = st.create(ID_B, bad, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL", "names starting with bad are not allowed",
                "a name the hook refuses is EINVAL with the hook's message");
     check(!st.exists(ID_B, &st), "a refused create makes nothing");
+}
+
+static void test_failing_name_hook_is_ehook(void)
+{
+    image_storage_images img;
+    int rc;
+
+    if (!st_open)
+        return;
     const char *boom[] = {"boom"};
     rc = st.create(ID_B, boom, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "name hook failed: the hook broke",
@@ -955,7 +1281,15 @@ static void test_hooks(const char *tmp)
     rc = st.get("boom", &st, &img);
     check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "name hook failed: the hook broke",
                "a failing name hook fails a lookup too");
+}
 
+static void test_several_hook_candidates_are_ambiguous(void)
+{
+    char *id = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     const char *mirror[] = {"mirror.example/busybox"};
     rc = st.create(ID_B, mirror, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, NULL);
     check_ok(&st, rc, "create a second image under the other candidate");
@@ -972,18 +1306,26 @@ static void test_hooks(const char *tmp)
     check(rc == 0 && str_eq(id, ID_B), "an ID prefix still works when no candidate matches");
     free(id);
     id = NULL;
+}
 
-    /* set_names: the named image's event, then the one that lost a name;
-     * failing the second aborts the whole change. */
+/* set_names: the named image's event, then the one that lost a name;
+ * failing the second aborts the whole change. */
+static void test_event_hook_failing_aborts_set_names(void)
+{
+    char *id = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     char *before_a = read_record_file(dir, ID_A), *before_b = read_record_file(dir, ID_B);
-    log.events[0] = '\0';
-    log.events_seen = 0;
-    log.fail_event_at = 2;
+    hlog.events[0] = '\0';
+    hlog.events_seen = 0;
+    hlog.fail_event_at = 2;
     const char *steal[] = {"reg.example/busybox", "extra"};
     rc = st.set_names(ID_B, steal, 2, &st);
     check_fail(&st, rc, IMAGE_STORE_EHOOK, "EHOOK", "event hook failed: audit refused it",
                "an event hook failing in the middle of set_names is EHOOK");
-    check_str(log.events,
+    check_str(hlog.events,
               "names aaaa reg.example/busybox reg.example/extra -mirror.example/busybox;"
               "names aaaa -reg.example/busybox;",
               "set_names: the image named, then the one that loses a name");
@@ -999,39 +1341,111 @@ static void test_hooks(const char *tmp)
     check(rc == 0 && str_eq(id, ID_A), "the aborted set_names left the name where it was");
     free(id);
     id = NULL;
-    log.fail_event_at = 0;
+    hlog.fail_event_at = 0;
+}
 
-    log.events[0] = '\0';
+static void test_events_of_big_data_loaded_time_names_and_delete(void)
+{
+    if (!st_open)
+        return;
+    hlog.events[0] = '\0';
     check_ok(&st, st.set_big_data_len(&st, ID_A, "manifest", "abc", 3), "set_big_data with hooks");
     check_ok(&st, st.set_loaded_time(ID_A, (timestamp){1, 0}, &st), "set_loaded_time with hooks");
     check_ok(&st, st.remove_name(ID_A, "busybox", &st), "remove_name takes the hook's name");
     check_ok(&st, st.delete(ID_B, &st), "delete with hooks");
-    check_str(log.events,
+    check_str(hlog.events,
               "big_data aaaa manifest 3 sha256:ba7816bf;loaded aaaa 1970-01-01T00:00:01.000000000Z;"
               "names aaaa -reg.example/busybox;delete aaaa mirror.example/busybox;",
               "events for big data, loaded time, a removed name and a delete");
+}
 
-    log.events[0] = '\0';
+static void test_store_called_from_its_own_hook_refuses(void)
+{
+    if (!st_open)
+        return;
+    hlog.events[0] = '\0';
     check_ok(&st, st.add_name(ID_A, "reenter", &st), "a hook that calls its store");
-    check(log.reentry_rc == -1 && log.reentry_code == IMAGE_STORE_EINVAL,
+    check(hlog.reentry_rc == -1 && hlog.reentry_code == IMAGE_STORE_EINVAL,
           "a store called from its own hook refuses (EINVAL)");
+}
+
+/* The last case on tmp/hooks: closes st and removes it. */
+static void test_set_hooks_null_removes_the_hooks(void)
+{
+    char *id = NULL;
+    int rc;
+
+    if (!st_open)
+        return;
     check(image_store_set_hooks(&st, NULL) == 0, "set_hooks(NULL) removes the hooks");
-    log.events[0] = '\0';
+    hlog.events[0] = '\0';
     const char *plain[] = {"plain"};
     check_ok(&st, st.set_names(ID_A, plain, 1, &st), "set_names without hooks");
     rc = st.lookup("plain", &st, &id);
-    check(rc == 0 && str_eq(id, ID_A) && log.events[0] == '\0',
+    check(rc == 0 && str_eq(id, ID_A) && hlog.events[0] == '\0',
           "without hooks names are stored as given and no event runs");
     free(id);
     image_store_close(&st);
+    st_open = false;
     rm_rf(dir);
-    free(dir);
 }
+
+static const test_case tests[] = {
+    TEST_CASE(test_image_store_sha256),
+    TEST_CASE(test_timestamp_format),
+    TEST_CASE(test_timestamp_parse),
+    TEST_CASE(test_timestamp_now),
+    TEST_CASE(test_readonly_open_of_a_missing_dir_fails),
+    TEST_CASE(test_open_below_a_regular_file_fails),
+    /* one store, in order */
+    TEST_CASE(test_new_image_store_creates_a_store),
+    TEST_CASE(test_create_with_id_names_layer_metadata_and_time),
+    TEST_CASE(test_create_with_a_digest_at_time_now),
+    TEST_CASE(test_create_without_an_id),
+    TEST_CASE(test_create_refuses_a_taken_id),
+    TEST_CASE(test_create_refuses_a_taken_name),
+    TEST_CASE(test_create_refuses_a_bad_id),
+    TEST_CASE(test_create_refuses_an_empty_name),
+    TEST_CASE(test_exists),
+    TEST_CASE(test_lookup),
+    TEST_CASE(test_get),
+    TEST_CASE(test_set_names),
+    TEST_CASE(test_add_name),
+    TEST_CASE(test_add_name_steals_a_name),
+    TEST_CASE(test_remove_name),
+    TEST_CASE(test_add_name_refuses_an_empty_name),
+    TEST_CASE(test_metadata),
+    TEST_CASE(test_big_data),
+    TEST_CASE(test_big_data_with_nul_bytes),
+    TEST_CASE(test_big_data_refuses_missing_and_bad_keys),
+    TEST_CASE(test_size_and_loaded_time),
+    TEST_CASE(test_images),
+    TEST_CASE(test_by_digest),
+    TEST_CASE(test_save_load_and_problems),
+    TEST_CASE(test_second_store_on_the_same_dir),
+    TEST_CASE(test_independent_store_in_another_dir),
+    TEST_CASE(test_wipe),
+    TEST_CASE(test_readonly_store),
+    /* batches, in order */
+    TEST_CASE(test_batch_stores_open),
+    TEST_CASE(test_batch_commit),
+    TEST_CASE(test_batch_abort),
+    /* hooks, in order */
+    TEST_CASE(test_set_hooks_installs_hooks),
+    TEST_CASE(test_name_hook_rewrites_a_created_name),
+    TEST_CASE(test_short_name_found_through_the_hook),
+    TEST_CASE(test_name_hook_refusal_is_einval),
+    TEST_CASE(test_failing_name_hook_is_ehook),
+    TEST_CASE(test_several_hook_candidates_are_ambiguous),
+    TEST_CASE(test_event_hook_failing_aborts_set_names),
+    TEST_CASE(test_events_of_big_data_loaded_time_names_and_delete),
+    TEST_CASE(test_store_called_from_its_own_hook_refuses),
+    TEST_CASE(test_set_hooks_null_removes_the_hooks),
+};
 
 int main(int argc, char **argv)
 {
     char template[] = "/tmp/image_store_test-XXXXXX";
-    char *tmp;
 
     if (argc > 1) {
         tmp = path_join(argv[1], "image_store_test");
@@ -1052,11 +1466,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    test_helpers();
-    test_failed_open(tmp);
-    test_store(tmp);
-    test_batch(tmp);
-    test_hooks(tmp);
+    RUN_CASES(tests);
+    if (st_open) /* a group that did not get to its last case */
+        image_store_close(&st);
+    use_dirs(NULL, NULL);
 
     rm_rf(tmp);
     free(tmp);

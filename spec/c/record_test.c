@@ -137,36 +137,54 @@ static double seconds_since(const struct timespec *t0)
 
 /* ---- 1: deep nesting ------------------------------------------------------ */
 
-static void test_deep_nesting(void)
+/* RECORD_START ",\"x\":" + levels of open + levels of close + "}" */
+static void nested_arrays_record(buf *b, size_t levels)
+{
+    b->len = 0;
+    puts_(b, RECORD_START ",\"x\":");
+    repeat(b, "[", levels);
+    repeat(b, "]", levels);
+    puts_(b, "}");
+}
+
+static void test_deep_nested_arrays_refused(void)
 {
     image_record *r = NULL;
     char why[512];
     buf b = {0};
 
     /* 0.8 MB of nested arrays in an unknown key: once a stack overflow */
-    puts_(&b, RECORD_START ",\"x\":");
-    repeat(&b, "[", 400000);
-    repeat(&b, "]", 400000);
-    puts_(&b, "}");
+    nested_arrays_record(&b, 400000);
     int rc = parse(b.data, &r, why, sizeof(why));
     check(rc == RECORD_UNSUPPORTED && r == NULL, "0.8 MB of nested arrays: RECORD_UNSUPPORTED");
     check_str(why, "nested deeper than 1000 levels", "  with the depth in the message");
+    free(b.data);
+}
+
+static void test_unterminated_nesting_refused(void)
+{
+    image_record *r = NULL;
+    char why[512];
+    buf b = {0};
 
     /* the same, unterminated, and as a bare top-level value */
-    b.len = 0;
     repeat(&b, "{\"a\":", 300000);
-    rc = parse(b.data, &r, why, sizeof(why));
+    int rc = parse(b.data, &r, why, sizeof(why));
     check(rc == RECORD_UNSUPPORTED, "300000 unterminated nested objects: RECORD_UNSUPPORTED");
+    free(b.data);
+}
+
+static void test_nesting_limit(void)
+{
+    image_record *r = NULL;
+    char why[512];
+    buf b = {0};
 
     /* the limit: the record's own object is level 1 */
     for (int extra = 0; extra < 2; extra++) {
         size_t levels = RECORD_MAX_DEPTH - 1 + (size_t)extra;
-        b.len = 0;
-        puts_(&b, RECORD_START ",\"x\":");
-        repeat(&b, "[", levels);
-        repeat(&b, "]", levels);
-        puts_(&b, "}");
-        rc = parse(b.data, &r, why, sizeof(why));
+        nested_arrays_record(&b, levels);
+        int rc = parse(b.data, &r, why, sizeof(why));
         if (extra == 0) {
             check(rc == 0, "exactly RECORD_MAX_DEPTH levels parse");
             record_free(r);
@@ -174,34 +192,46 @@ static void test_deep_nesting(void)
             check(rc == RECORD_UNSUPPORTED, "RECORD_MAX_DEPTH + 1 levels: RECORD_UNSUPPORTED");
         }
     }
+    free(b.data);
+}
 
-    /* brackets inside strings and comments are not nesting */
-    b.len = 0;
+static void test_brackets_in_strings_and_comments_are_no_nesting(void)
+{
+    image_record *r = NULL;
+    char why[512];
+    buf b = {0};
+
     puts_(&b, RECORD_START ",\"x\":\"");
     repeat(&b, "[{", 2000);
     puts_(&b, "\\\"\",/* ");
     repeat(&b, "[\"", 2000);
     puts_(&b, " */\"y\":1 // [[[[[[\"\n}");
-    rc = parse(b.data, &r, why, sizeof(why));
+    int rc = parse(b.data, &r, why, sizeof(why));
     check(rc == 0, "brackets and quotes in strings and comments do not count");
     if (rc != 0)
         diag("rc %d: %s", rc, why);
     record_free(r);
+    free(b.data);
+}
 
-    /* but a quote in a comment does not hide nesting after it */
-    b.len = 0;
+static void test_quote_in_comment_does_not_hide_nesting(void)
+{
+    image_record *r = NULL;
+    char why[512];
+    buf b = {0};
+
     puts_(&b, RECORD_START ",/* \" */\"x\":");
     repeat(&b, "[", 1500);
     repeat(&b, "]", 1500);
     puts_(&b, "}");
-    rc = parse(b.data, &r, why, sizeof(why));
+    int rc = parse(b.data, &r, why, sizeof(why));
     check(rc == RECORD_UNSUPPORTED, "a quote inside a comment does not hide deep nesting");
     free(b.data);
 }
 
 /* ---- 2: valid records nested deeper than yajl_gen's 128 ------------------- */
 
-static void test_deep_round_trip(void)
+static void test_unknown_key_200_levels_deep_round_trips(void)
 {
     buf b = {0}, value = {0};
     image_record *r = NULL;
@@ -224,10 +254,17 @@ static void test_deep_round_trip(void)
         record_free(r);
     }
     free(round_trip(b.data, "200 levels of arrays"));
+    free(value.data);
+    free(b.data);
+}
+
+static void test_deepest_record_round_trips(void)
+{
+    buf b = {0}, value = {0};
+    image_record *r = NULL;
+    char why[512];
 
     /* the deepest record allowed, objects and arrays mixed, in flags too */
-    b.len = 0;
-    value.len = 0;
     for (int i = 0; i < (RECORD_MAX_DEPTH - 2) / 2; i++)
         puts_(&value, "{\"k\":[");
     puts_(&value, "\"deep\"");
@@ -241,7 +278,7 @@ static void test_deep_round_trip(void)
     char *text = round_trip(b.data, "RECORD_MAX_DEPTH levels of objects and arrays");
     if (text != NULL) {
         check(strstr(text, value.data) != NULL, "  with the deep value written back unchanged");
-        rc = parse(text, &r, why, sizeof(why));
+        int rc = parse(text, &r, why, sizeof(why));
         image_storage_images pub;
         check(rc == 0 && record_to_public(&pub, r, false) == 0 && pub.flags_len == 1 &&
                   pub.flags[0].kind == IMAGE_FLAG_JSON && strcmp(pub.flags[0].text, value.data) == 0,
@@ -257,7 +294,7 @@ static void test_deep_round_trip(void)
 
 /* ---- 3 and 5: outcomes, \u0000 -------------------------------------------- */
 
-static void test_outcomes(void)
+static void test_invalid_records_and_codes(void)
 {
     image_record *r = NULL;
     char why[512];
@@ -273,6 +310,12 @@ static void test_outcomes(void)
     check(rc == RECORD_INVALID, "a NUL byte: RECORD_INVALID");
     check(RECORD_INVALID == -1 && RECORD_UNSUPPORTED == -2 && RECORD_NOMEM == -3,
           "the codes are -1, -2 and -3");
+}
+
+static void test_u0000_in_a_string_refused(void)
+{
+    image_record *r = NULL;
+    char why[512];
 
     static const char *const holders[] = {
         RECORD_START ",\"names\":[\"a\\u0000b:1\"]}",
@@ -282,27 +325,53 @@ static void test_outcomes(void)
         RECORD_START ",\"flags\":{\"a\":\"x\\u0000\"}}",
     };
     for (size_t i = 0; i < sizeof(holders) / sizeof(holders[0]); i++) {
-        rc = parse(holders[i], &r, why, sizeof(why));
+        int rc = parse(holders[i], &r, why, sizeof(why));
         check(rc == RECORD_UNSUPPORTED, "a string with \\u0000 (%zu): RECORD_UNSUPPORTED", i + 1);
         check_str(why, "a string holds \\u0000, which this library cannot keep", "  with why");
     }
+}
+
+static void test_escaped_backslash_before_u0000_parses(void)
+{
+    image_record *r = NULL;
+    char why[512];
 
     /* an escaped backslash followed by the text u0000 is no \u0000 */
-    rc = parse(RECORD_START ",\"metadata\":\"\\\\u0000\",\"names\":[\"\\\\\\\\u0000x\"]}", &r, why,
-               sizeof(why));
+    int rc = parse(RECORD_START ",\"metadata\":\"\\\\u0000\",\"names\":[\"\\\\\\\\u0000x\"]}", &r,
+                   why, sizeof(why));
     check(rc == 0 && r != NULL && strcmp(r->metadata, "\\u0000") == 0 &&
               strcmp(r->names.items[0], "\\\\u0000x") == 0,
           "\\\\u0000 (an escaped backslash) parses, kept whole");
     record_free(r);
-    rc = parse(RECORD_START ",\"metadata\":\"\\u0001\\u00e9\"}", &r, why, sizeof(why));
+}
+
+static void test_other_u_escapes_parse(void)
+{
+    image_record *r = NULL;
+    char why[512];
+
+    int rc = parse(RECORD_START ",\"metadata\":\"\\u0001\\u00e9\"}", &r, why, sizeof(why));
     check(rc == 0 && strcmp(r->metadata, "\001\xc3\xa9") == 0, "other \\u escapes still parse");
     record_free(r);
-    rc = parse(RECORD_START " /* \\u0000 \"[ */}", &r, why, sizeof(why));
+}
+
+static void test_u0000_in_a_comment_parses(void)
+{
+    image_record *r = NULL;
+    char why[512];
+
+    int rc = parse(RECORD_START " /* \\u0000 \"[ */}", &r, why, sizeof(why));
     check(rc == 0, "\\u0000 in a comment is no string");
     record_free(r);
+}
+
+static void test_control_characters_escaped_in_why(void)
+{
+    image_record *r = NULL;
+    char why[512];
 
     /* foreign text in why is escaped */
-    rc = parse(RECORD_START ",\"digest\":\"sha256:\\u001b[31m\\n\"}", &r, why, sizeof(why));
+    int rc = parse(RECORD_START ",\"digest\":\"sha256:\\u001b[31m\\n\"}", &r, why, sizeof(why));
     check(rc == RECORD_INVALID && strchr(why, '\x1b') == NULL && strchr(why, '\n') == NULL &&
               strstr(why, "\\x1b[31m\\n") != NULL,
           "control characters from the record are escaped in why");
@@ -310,7 +379,7 @@ static void test_outcomes(void)
 
 /* ---- 4: UTF-8 ------------------------------------------------------------- */
 
-static void test_utf8(void)
+static void test_text_is_utf8(void)
 {
     static const struct {
         const char *s;
@@ -341,12 +410,18 @@ static void test_utf8(void)
               "text_is_utf8 case %zu is %s", i + 1, cases[i].utf8 ? "true" : "false");
     check(text_is_utf8("a\0b", 3), "text_is_utf8 takes a length, NUL included");
     check(!text_is_utf8("\xc3\xa9", 1), "text_is_utf8 stops at len");
+}
 
+static void test_text_has_control(void)
+{
     check(!text_has_control("caf\xc3\xa9 ok"), "text_has_control: none");
     check(text_has_control("a\nb") && text_has_control("\x1b[31m") && text_has_control("\x7f") &&
               text_has_control("\t"),
           "text_has_control: newline, escape, DEL, tab");
+}
 
+static void test_serializer_refuses_what_is_not_utf8(void)
+{
     /* the generator refuses what no parser would read back */
     image_record *r = NULL;
     char why[512], *json = NULL;
@@ -378,7 +453,7 @@ static void test_utf8(void)
 
 /* ---- 6: linear deduplication ---------------------------------------------- */
 
-static void test_merge_unique(void)
+static void test_merge_unique_short_lists(void)
 {
     static const char *const a_items[] = {"a", "b", "a", "c"}, *const b_items[] = {"c", "d", "b", "e"};
     str_list a = {NULL, 0, 0}, b = {NULL, 0, 0}, out = {NULL, 0, 0};
@@ -400,9 +475,12 @@ static void test_merge_unique(void)
     str_list_free(&out);
     str_list_free(&a);
     str_list_free(&b);
+}
 
+static void test_merge_unique_long_lists(void)
+{
     /* long lists: the map path, against a quadratic reference */
-    str_list big = {NULL, 0, 0}, big2 = {NULL, 0, 0};
+    str_list big = {NULL, 0, 0}, big2 = {NULL, 0, 0}, out = {NULL, 0, 0};
     char name[32];
     for (int i = 0; i < 5000; i++) {
         snprintf(name, sizeof(name), "n%d", (i * 7919) % 3001);
@@ -417,7 +495,7 @@ static void test_merge_unique(void)
             if (!str_list_contains(&ref, src->items[i]))
                 str_list_append(&ref, src->items[i]);
     }
-    ok = str_list_merge_unique(&out, &big, &big2) == 0 && out.len == ref.len;
+    bool ok = str_list_merge_unique(&out, &big, &big2) == 0 && out.len == ref.len;
     for (size_t i = 0; ok && i < ref.len; i++)
         ok = strcmp(out.items[i], ref.items[i]) == 0;
     check(ok, "str_list_merge_unique on 10000 items matches the quadratic reference (%zu)", ref.len);
@@ -495,7 +573,7 @@ static void test_many_names(void)
 
 /* ---- 7: messages ---------------------------------------------------------- */
 
-static void test_messages(void)
+static void test_error_messages_escaped(void)
 {
     image_error err;
 
@@ -511,6 +589,11 @@ static void test_messages(void)
     error_sys(&err, 2, "open", "/tmp/x\ny");
     check(strncmp(err.message, "open /tmp/x\\ny: ", 16) == 0 && err.code == IMAGE_STORE_ESYS,
           "error_sys escapes the path");
+}
+
+static void test_long_error_messages_truncated_whole(void)
+{
+    image_error err;
 
     char name[3000];
     for (size_t i = 0; i + 2 < sizeof(name); i += 2)
@@ -527,7 +610,10 @@ static void test_messages(void)
     check(len < sizeof(err.message) && len % 2 == 1 && err.message[len - 1] == 'n' &&
               !text_has_control(err.message),
           "a long escaped message is truncated between escapes");
+}
 
+static void test_text_escape_into_truncates(void)
+{
     char out[8];
     text_escape_into(out, sizeof(out), "ab\ncdef");
     check_str(out, "ab\\ncde", "text_escape_into truncates to its size");
@@ -535,15 +621,34 @@ static void test_messages(void)
     check_str(out, "abcdef", "  never inside a character");
 }
 
+static const test_case tests[] = {
+    TEST_CASE(test_deep_nested_arrays_refused),
+    TEST_CASE(test_unterminated_nesting_refused),
+    TEST_CASE(test_nesting_limit),
+    TEST_CASE(test_brackets_in_strings_and_comments_are_no_nesting),
+    TEST_CASE(test_quote_in_comment_does_not_hide_nesting),
+    TEST_CASE(test_unknown_key_200_levels_deep_round_trips),
+    TEST_CASE(test_deepest_record_round_trips),
+    TEST_CASE(test_invalid_records_and_codes),
+    TEST_CASE(test_u0000_in_a_string_refused),
+    TEST_CASE(test_escaped_backslash_before_u0000_parses),
+    TEST_CASE(test_other_u_escapes_parse),
+    TEST_CASE(test_u0000_in_a_comment_parses),
+    TEST_CASE(test_control_characters_escaped_in_why),
+    TEST_CASE(test_text_is_utf8),
+    TEST_CASE(test_text_has_control),
+    TEST_CASE(test_serializer_refuses_what_is_not_utf8),
+    TEST_CASE(test_merge_unique_short_lists),
+    TEST_CASE(test_merge_unique_long_lists),
+    TEST_CASE(test_many_names),
+    TEST_CASE(test_error_messages_escaped),
+    TEST_CASE(test_long_error_messages_truncated_whole),
+    TEST_CASE(test_text_escape_into_truncates),
+};
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    test_deep_nesting();
-    test_deep_round_trip();
-    test_outcomes();
-    test_utf8();
-    test_merge_unique();
-    test_many_names();
-    test_messages();
+    RUN_CASES(tests);
     return tap_done();
 }

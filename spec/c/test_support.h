@@ -1,7 +1,8 @@
 /*
- * What the C tests share: TAP output, removing a temp tree, and running the
- * test again under the fault-injection shim (spec/faults/fault_shim.c).
- * Header-only: every test is one .c file that the Makefile builds alone.
+ * What the C tests share: TAP output, a table of cases to run, removing a
+ * temp tree, and running the test again under the fault-injection shim
+ * (spec/faults/fault_shim.c). Header-only: every test is one .c file that
+ * the Makefile builds alone.
  */
 #ifndef IMAGESTORE_TEST_SUPPORT_H
 #define IMAGESTORE_TEST_SUPPORT_H
@@ -47,6 +48,29 @@ static inline void diag(const char *fmt, ...)
     va_end(ap);
     printf("\n");
 }
+
+/* One case of a test program: a function that makes its own checks. */
+typedef struct test_case {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+/* {"test_x", test_x}: a case named after its function. */
+#define TEST_CASE(fn) {#fn, fn}
+
+/* Runs the cases in order. Passing cases print only their checks; after a
+ * case with a failed check, a TAP comment names it. */
+static inline void run_cases(const test_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int failed = tests_failed;
+        cases[i].fn();
+        if (tests_failed > failed)
+            diag("failed in %s", cases[i].name);
+    }
+}
+
+#define RUN_CASES(table) run_cases((table), sizeof(table) / sizeof((table)[0]))
 
 /* The plan line; the exit status main returns. */
 static inline int tap_done(void)

@@ -52,9 +52,12 @@ static void fault(const char *spec, const char *path)
     setenv("IMAGESTORE_FAULT", spec, 1);
 }
 
+/* The store the cases work on: <temp dir>/store. */
+static char dir[64];
+
 /* A store of three images, each with a manifest; no snapshot, so that
  * opens read every record file. */
-static void setup(const char *dir)
+static void setup(void)
 {
     rm_rf(dir);
     image_store_t st;
@@ -87,87 +90,97 @@ static size_t count_kind(const image_store_problem *p, size_t n, const char *kin
     return c;
 }
 
-static void test_daemon_open_under_eio(const char *dir)
+/* A daemon open with every `call` on `path` (a suffix filter) failing with
+ * EIO: want images are reported unreadable and nothing is moved. */
+static void daemon_open_under_eio(const char *call, const char *path, size_t want)
+{
+    setup();
+    image_store_t st;
+    fault(call, path);
+    int rc = new_image_store(true, false, dir, &st);
+    fault(NULL, NULL);
+    check(rc == 0, "%s on %s: a daemon open succeeds (%s)", call, path,
+          rc ? image_store_error_message(&st) : "");
+    image_store_problem *probs = NULL;
+    size_t n = 0;
+    if (rc == 0 && st.problems(&st, &probs, &n) == 0) {
+        check(n == want && count_kind(probs, n, "unreadable") == want,
+              "%s on %s: %zu image(s) reported unreadable (%zu problems, first %s: %s)", call,
+              path, want, n, n ? probs[0].kind : "-", n ? probs[0].problem : "-");
+        check(n > 0 && strstr(probs[0].problem, "Input/output error") != NULL,
+              "%s on %s: the problem names the I/O error", call, path);
+    }
+    image_store_problems_free(probs, n);
+    check(!exists("%s/.quarantine", dir) && exists("%s/%s/images.json", dir, ID_B),
+          "%s on %s: nothing was moved to .quarantine", call, path);
+    image_store_close(&st);
+    /* and once the disk reads again, every image is there */
+    image_storage_images *all_images = NULL;
+    size_t len = 0;
+    rc = new_image_store(false, true, dir, &st);
+    check(rc == 0 && st.images(&st, &all_images, &len) == 0 && len == 3,
+          "%s on %s: all three images open afterwards", call, path);
+    image_storage_images_free(all_images, len);
+    image_store_close(&st);
+}
+
+/* Every open, then every read, of one record (B's), then of every record. */
+static void test_daemon_open_under_eio(void)
 {
     const char *calls[] = {"openat2:every:EIO", "read:every:EIO"};
     for (size_t c = 0; c < 2; c++) {
-        char only_b[4200], all[] = "/images.json";
+        char only_b[4200];
         snprintf(only_b, sizeof(only_b), "%s/%s/images.json", dir, ID_B);
-        const char *paths[] = {only_b, all};
-        for (size_t p = 0; p < 2; p++) {
-            setup(dir);
-            image_store_t st;
-            fault(calls[c], paths[p]);
-            int rc = new_image_store(true, false, dir, &st);
-            fault(NULL, NULL);
-            check(rc == 0, "%s on %s: a daemon open succeeds (%s)", calls[c], paths[p],
-                  rc ? image_store_error_message(&st) : "");
-            image_store_problem *probs = NULL;
-            size_t n = 0;
-            if (rc == 0 && st.problems(&st, &probs, &n) == 0) {
-                size_t want = p == 0 ? 1 : 3;
-                check(n == want && count_kind(probs, n, "unreadable") == want,
-                      "%s on %s: %zu image(s) reported unreadable (%zu problems, first %s: %s)",
-                      calls[c], paths[p], want, n, n ? probs[0].kind : "-",
-                      n ? probs[0].problem : "-");
-                check(n > 0 && strstr(probs[0].problem, "Input/output error") != NULL,
-                      "%s on %s: the problem names the I/O error", calls[c], paths[p]);
-            }
-            image_store_problems_free(probs, n);
-            check(!exists("%s/.quarantine", dir) && exists("%s/%s/images.json", dir, ID_B),
-                  "%s on %s: nothing was moved to .quarantine", calls[c], paths[p]);
-            image_store_close(&st);
-            /* and once the disk reads again, every image is there */
-            image_storage_images *all_images = NULL;
-            size_t len = 0;
-            rc = new_image_store(false, true, dir, &st);
-            check(rc == 0 && st.images(&st, &all_images, &len) == 0 && len == 3,
-                  "%s on %s: all three images open afterwards", calls[c], paths[p]);
-            image_storage_images_free(all_images, len);
-            image_store_close(&st);
-        }
+        daemon_open_under_eio(calls[c], only_b, 1);
+        daemon_open_under_eio(calls[c], "/images.json", 3);
     }
 }
 
-static void test_check_repair_under_eio(const char *dir)
+/* check() and repair() with every `call` on image A's manifest failing
+ * with EIO. */
+static void check_and_repair_under_eio(const char *call)
 {
     char manifest[4200];
     snprintf(manifest, sizeof(manifest), "%s/%s/manifest", dir, ID_A);
-    const char *calls[] = {"openat2:every:EIO", "read:every:EIO"};
-    for (size_t c = 0; c < 2; c++) {
-        setup(dir);
-        image_store_t st;
-        if (new_image_store(false, false, dir, &st) != 0)
-            exit(2);
-        image_store_problem *found = NULL, *acts = NULL;
-        size_t nfound = 0, nacts = 0;
-        fault(calls[c], manifest);
-        int rc_check = image_store_check(&st, &found, &nfound);
-        int rc_repair = image_store_repair(&st, &acts, &nacts);
-        fault(NULL, NULL);
-        check(rc_check == 0 && nfound == 1 && strcmp(found[0].kind, "unreadable") == 0 &&
-                  strcmp(found[0].path, manifest) == 0,
-              "%s on a manifest: check() says unreadable, not missing (%s)", calls[c],
-              nfound ? found[0].kind : "nothing");
-        check(rc_repair == 0 && nacts == 0, "%s on a manifest: repair() does nothing (%zu actions%s%s)",
-              calls[c], nacts, nacts ? ": " : "", nacts ? acts[0].kind : "");
-        image_store_problems_free(found, nfound);
-        image_store_problems_free(acts, nacts);
-        char **names = NULL, *data = NULL;
-        size_t nnames = 0;
-        check(st.big_data_names(&st, ID_A, &names, &nnames) == 0 && nnames == 1 &&
-                  st.big_data(&st, ID_A, "manifest", &data) == 0 &&
-                  strcmp(data, "{\"schemaVersion\":2}") == 0,
-              "%s on a manifest: the record keeps it, and it reads back", calls[c]);
-        image_store_strings_free(names, nnames);
-        free(data);
-        image_store_close(&st);
-    }
+    setup();
+    image_store_t st;
+    if (new_image_store(false, false, dir, &st) != 0)
+        exit(2);
+    image_store_problem *found = NULL, *acts = NULL;
+    size_t nfound = 0, nacts = 0;
+    fault(call, manifest);
+    int rc_check = image_store_check(&st, &found, &nfound);
+    int rc_repair = image_store_repair(&st, &acts, &nacts);
+    fault(NULL, NULL);
+    check(rc_check == 0 && nfound == 1 && strcmp(found[0].kind, "unreadable") == 0 &&
+              strcmp(found[0].path, manifest) == 0,
+          "%s on a manifest: check() says unreadable, not missing (%s)", call,
+          nfound ? found[0].kind : "nothing");
+    check(rc_repair == 0 && nacts == 0, "%s on a manifest: repair() does nothing (%zu actions%s%s)",
+          call, nacts, nacts ? ": " : "", nacts ? acts[0].kind : "");
+    image_store_problems_free(found, nfound);
+    image_store_problems_free(acts, nacts);
+    char **names = NULL, *data = NULL;
+    size_t nnames = 0;
+    check(st.big_data_names(&st, ID_A, &names, &nnames) == 0 && nnames == 1 &&
+              st.big_data(&st, ID_A, "manifest", &data) == 0 &&
+              strcmp(data, "{\"schemaVersion\":2}") == 0,
+          "%s on a manifest: the record keeps it, and it reads back", call);
+    image_store_strings_free(names, nnames);
+    free(data);
+    image_store_close(&st);
 }
 
-static void test_repair_goes_on(const char *dir)
+/* Every open, then every read, of a manifest. */
+static void test_check_and_repair_under_eio(void)
 {
-    setup(dir);
+    check_and_repair_under_eio("openat2:every:EIO");
+    check_and_repair_under_eio("read:every:EIO");
+}
+
+static void test_repair_goes_on_after_a_failed_move(void)
+{
+    setup();
     char stray[4200];
     const char *ids[] = {ID_A, ID_B};
     for (int i = 0; i < 2; i++) {
@@ -202,9 +215,9 @@ static void test_repair_goes_on(const char *dir)
     image_store_close(&st);
 }
 
-static void test_listing_errors(const char *dir)
+static void test_check_reports_an_unlistable_image_directory(void)
 {
-    setup(dir);
+    setup();
     image_store_t st;
     if (new_image_store(false, false, dir, &st) != 0)
         exit(2);
@@ -221,9 +234,14 @@ static void test_listing_errors(const char *dir)
           n ? found[0].kind : "-");
     image_store_problems_free(found, n);
     image_store_close(&st);
+}
+
+static void test_open_fails_on_an_unlistable_store_directory(void)
+{
+    setup();
     image_store_t again;
     fault("getdents:every:EIO", dir);
-    rc = new_image_store(false, true, dir, &again);
+    int rc = new_image_store(false, true, dir, &again);
     fault(NULL, NULL);
     check(rc != 0 && strcmp(image_store_error_name(&again), "EIO") == 0 &&
               strstr(image_store_error_message(&again), "readdir") != NULL,
@@ -232,9 +250,9 @@ static void test_listing_errors(const char *dir)
     image_store_close(&again);
 }
 
-static void test_closed_store(const char *dir)
+static void test_closed_store_says_so(void)
 {
-    setup(dir);
+    setup();
     image_store_t st;
     if (new_image_store(false, false, dir, &st) != 0)
         exit(2);
@@ -250,6 +268,15 @@ static void test_closed_store(const char *dir)
     check(!st.exists("img:0", &st), "exists() on a closed store is false");
 }
 
+static const test_case tests[] = {
+    TEST_CASE(test_daemon_open_under_eio),
+    TEST_CASE(test_check_and_repair_under_eio),
+    TEST_CASE(test_repair_goes_on_after_a_failed_move),
+    TEST_CASE(test_check_reports_an_unlistable_image_directory),
+    TEST_CASE(test_open_fails_on_an_unlistable_store_directory),
+    TEST_CASE(test_closed_store_says_so),
+};
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -260,13 +287,8 @@ int main(int argc, char **argv)
     char template[] = "/tmp/upkeep_faults_test-XXXXXX";
     if (mkdtemp(template) == NULL)
         return 2;
-    char dir[64];
     snprintf(dir, sizeof(dir), "%s/store", template);
-    test_daemon_open_under_eio(dir);
-    test_check_repair_under_eio(dir);
-    test_repair_goes_on(dir);
-    test_listing_errors(dir);
-    test_closed_store(dir);
+    RUN_CASES(tests);
     rm_rf(template);
     return tap_done();
 }
