@@ -545,8 +545,10 @@ IMAGE_STORE_API int new_image_store(bool daemon, bool readonly, const char *dir,
 /**
  * Releases everything the store holds. An open batch is discarded; a
  * writable store rewrites the snapshot when it is stale. Afterwards
- * every member fails IMAGE_STORE_EINVAL ("store is closed"). Must not be
- * called from the store's own hook.
+ * every member fails IMAGE_STORE_EINVAL ("store is closed"). Called from
+ * one of the store's own hooks it closes nothing and sets IMAGE_STORE_EINVAL
+ * ("cannot close the store from inside one of its hooks"): the operation
+ * that runs the hook still uses the store.
  *
  * @param image_store the store; NULL, closed or failed to open is fine
  */

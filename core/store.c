@@ -187,6 +187,11 @@ void image_store_close(image_store_t *image_store)
     store_state *s = state_of(image_store);
     if (s == NULL)
         return;
+    if (s->hooks.running > 0) { /* the operation that runs the hook still uses the state */
+        error_set(&s->err, IMAGE_STORE_EINVAL,
+                  "cannot close the store from inside one of its hooks");
+        return;
+    }
     if (s->in_batch)
         batch_discard(s);
     if (s->dirfd >= 0 && !s->readonly && store_snapshot_is_stale(s, 32))

@@ -1133,6 +1133,7 @@ typedef struct hook_log {
     int fail_event_at;    /* fail the Nth event (1-based) from now, 0: never */
     int events_seen;
     int reentry_rc, reentry_code;
+    int close_code; /* image_store_close from inside the hook: the code it left */
 } hook_log;
 
 static int test_name_hook(void *data, image_name_use use, const char *name,
@@ -1142,6 +1143,11 @@ static int test_name_hook(void *data, image_name_use use, const char *name,
     if (strcmp(name, "reenter") == 0) {
         log->reentry_rc = log->st->exists(ID_A, log->st) ? 0 : -1;
         log->reentry_code = image_store_error_code(log->st);
+        return 0;
+    }
+    if (strcmp(name, "close-me") == 0) {
+        image_store_close(log->st);
+        log->close_code = image_store_error_code(log->st);
         return 0;
     }
     if (strncmp(name, "bad", 3) == 0) {
@@ -1369,6 +1375,20 @@ static void test_store_called_from_its_own_hook_refuses(void)
           "a store called from its own hook refuses (EINVAL)");
 }
 
+static void test_store_closed_from_its_own_hook_stays_open(void)
+{
+    if (!st_open)
+        return;
+    hlog.close_code = 0;
+    check_ok(&st, st.add_name(ID_A, "close-me", &st), "a hook that closes its store");
+    check(hlog.close_code == IMAGE_STORE_EINVAL,
+          "closing a store from its own hook is refused (EINVAL)");
+    char *id = NULL;
+    check(st.lookup("close-me", &st, &id) == 0 && str_eq(id, ID_A),
+          "the store is still open and holds the name the operation gave");
+    free(id);
+}
+
 /* The last case on tmp/hooks: closes st and removes it. */
 static void test_set_hooks_null_removes_the_hooks(void)
 {
@@ -1440,6 +1460,7 @@ static const test_case tests[] = {
     TEST_CASE(test_event_hook_failing_aborts_set_names),
     TEST_CASE(test_events_of_big_data_loaded_time_names_and_delete),
     TEST_CASE(test_store_called_from_its_own_hook_refuses),
+    TEST_CASE(test_store_closed_from_its_own_hook_stays_open),
     TEST_CASE(test_set_hooks_null_removes_the_hooks),
 };
 
