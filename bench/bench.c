@@ -1,7 +1,7 @@
 /*
  * imagestore-bench: the C side of the benchmark (issue #3), one process per
- * phase, with the same workload as the containers/storage peer
- * (../shared/peer/containers-storage/main.go).
+ * phase, with the same workload as the containers/storage driver
+ * (bench/csbench.go, "the peer" below).
  *
  *   imagestore-bench create DIR N [--mode calls|image-batch|batch] [--chunk K] [--start I]
  *                                 [--phase NAME]
@@ -22,11 +22,14 @@
  * I..I+N-1 instead of 0..N-1 (to add to a store that holds 0..I-1); --phase
  * names the JSON line's phase.
  *
- * read: "open" (new_image_store alone) and "open+list" (from before
- * new_image_store to after images()), then, each over all N images: lookup by
- * name, by 12-hex ID prefix, by manifest digest, the "manifest" big-data read
- * (as the peer) and the 1500-byte config read. Everything the loops look up is
- * computed before the clock starts; every answer is checked.
+ * read: "open" (new_image_store alone), "open+list" (from before
+ * new_image_store to after images()) and "images-per-image" (that images()
+ * call per image copy), then, each over all N images: lookup by name, by
+ * 12-hex ID prefix, by manifest digest, the "manifest" big-data read (as the
+ * peer), the 1500-byte config read and "get" (get() by full ID: one image
+ * copy per call; last, so that the phases before it run as they did).
+ * Everything the loops look up is computed before the clock starts; every
+ * answer is checked.
  *
  * rss: opens the empty store EMPTYDIR first and reads VmRSS, then opens DIR
  * (N images) and reads VmRSS again; reports the difference per image.
@@ -263,6 +266,7 @@ static int cmd_read(const char *dir, size_t n)
     image_storage_images_free(imgs, len);
     report("open", n, t1 - t0, 1, NULL);
     report("open+list", n, t2 - t0, 1, NULL);
+    report("images-per-image", n, t2 - t1, n, NULL);
 
     t0 = now();
     for (size_t i = 0; i < n; i++) {
@@ -331,6 +335,19 @@ static int cmd_read(const char *dir, size_t n)
         free(data);
     }
     report("big-data-read-config", n, now() - t0, n, NULL);
+
+    t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        image_storage_images img;
+        if (st.get(w.id[i], &st, &img) != 0)
+            die("get", &st);
+        if (strcmp(img.id, w.id[i]) != 0) {
+            fprintf(stderr, "imagestore-bench: get %s gave %s\n", w.id[i], img.id);
+            return 1;
+        }
+        image_storage_images_clear(&img);
+    }
+    report("get", n, now() - t0, n, NULL);
 
     image_store_close(&st);
     workload_free(&w);

@@ -4,6 +4,10 @@
 --
 --   lua5.4 bench/bench.lua create DIR N [calls|image-batch|batch [CHUNK]]
 --   lua5.4 bench/bench.lua read   DIR N
+--     phases: open, open+list, images-per-image (the images() call of
+--     open+list, per image table), lookup-name, lookup-id-prefix, by-digest,
+--     big-data-read, big-data-read-config, get (st:get by full ID: one image
+--     table per call; last, so that the phases before it run as they did)
 --   lua5.4 bench/bench.lua delete DIR N
 --
 -- Needs the bench_clock C module (bench/lua_clock.c, built by `make bench`)
@@ -104,8 +108,12 @@ local function create(dir, n, mode, chunk)
   st:close()
 end
 
+-- Each timed read phase starts with a full collection, so that it pays for
+-- its own garbage only, not for what the phase before left (the C driver
+-- frees each result before its next clock starts).
 local function read(dir, n)
   local w = workload(n)
+  collectgarbage()
   local t0 = now()
   local st = open(dir)
   local t1 = now()
@@ -115,9 +123,11 @@ local function read(dir, n)
   imgs = nil -- luacheck: ignore
   report("open", n, t1 - t0, 1)
   report("open+list", n, t2 - t0, 1)
+  report("images-per-image", n, t2 - t1, n)
 
   local id, msg, code
   local names, ids, prefixes, digests = w.name, w.id, w.prefix, w.digest
+  collectgarbage()
   t0 = now()
   for i = 0, n - 1 do
     id, msg, code = st:lookup(names[i])
@@ -125,6 +135,7 @@ local function read(dir, n)
   end
   report("lookup-name", n, now() - t0, n)
 
+  collectgarbage()
   t0 = now()
   for i = 0, n - 1 do
     id, msg, code = st:lookup(prefixes[i])
@@ -132,6 +143,7 @@ local function read(dir, n)
   end
   report("lookup-id-prefix", n, now() - t0, n)
 
+  collectgarbage()
   t0 = now()
   for i = 0, n - 1 do
     local list
@@ -141,6 +153,7 @@ local function read(dir, n)
   report("by-digest", n, now() - t0, n)
 
   local manifests = w.manifest
+  collectgarbage()
   t0 = now()
   for i = 0, n - 1 do
     local data
@@ -150,6 +163,7 @@ local function read(dir, n)
   report("big-data-read", n, now() - t0, n)
 
   local keys, config_len = w.config_key, #w.config
+  collectgarbage()
   t0 = now()
   for i = 0, n - 1 do
     local data
@@ -157,6 +171,15 @@ local function read(dir, n)
     if data == nil or #data ~= config_len then die("big_data " .. keys[i], msg, code) end
   end
   report("big-data-read-config", n, now() - t0, n)
+
+  collectgarbage()
+  t0 = now()
+  for i = 0, n - 1 do
+    local img
+    img, msg, code = st:get(ids[i])
+    if not img or img.id ~= ids[i] then die("get " .. ids[i], msg, code) end
+  end
+  report("get", n, now() - t0, n)
   st:close()
 end
 

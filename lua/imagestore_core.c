@@ -8,9 +8,10 @@
  *   - Expected failures return nil, message, code; programmer errors (wrong
  *     types, unknown keys, a closed store) raise. Mutators return true.
  *   - No raise while C memory is held: memory a member returns is written
- *     straight into a "box" userdata that was created, given its metatable and
- *     marked to-be-closed before the C call. Converting it to Lua may raise
- *     (memory errors); the box's __close/__gc then frees it.
+ *     straight into a "box" userdata that was created (or is the store's own,
+ *     reused), given its metatable and marked to-be-closed before the C call.
+ *     Converting it to Lua may raise (memory errors); the box's __close/__gc
+ *     then frees it.
  *   - Argument arrays (names) are built in GC-managed userdata, not malloc'd.
  */
 #include <stdbool.h>
@@ -36,7 +37,8 @@
 
 /* User value 1 of a store is its hooks table {name = {...}, event = {...}}
  * (lua/imagestore_lua_hooks.h): held there, not in the registry, so hooks that capture
- * the store do not keep it from being collected. */
+ * the store do not keep it from being collected. User value 2 is the box its
+ * methods reuse (box_new). */
 typedef struct lstore {
     image_store_t st;
     bool open;       /* new_image_store() has run and image_store_close() has not */
@@ -151,6 +153,7 @@ static int fail_boxed(lua_State *L, const lstore *s, int bidx);
 
 /* C memory returned by a member, owned by a Lua value until converted. */
 typedef struct box {
+    bool busy; /* between box_new() and its release */
     bool has_image;
     image_storage_images image;
     image_storage_images *images;
@@ -182,16 +185,33 @@ static int box_release(lua_State *L)
     image_store_problems_free(b->problems, b->problems_len);
     b->problems = NULL;
     b->problems_len = 0;
+    b->busy = false;
     return 0;
 }
 
-/* Pushes an empty to-be-closed box; *idx receives its stack index. Call it
- * before the C call that fills it, and lua_closeslot(L, *idx) when done. */
-static box *box_new(lua_State *L, int *idx)
+static box *box_push_new(lua_State *L)
 {
     box *b = lua_newuserdatauv(L, sizeof *b, 0);
     memset(b, 0, sizeof *b);
     luaL_setmetatable(L, BOX_MT);
+    return b;
+}
+
+/* Pushes an empty to-be-closed box for a method of the store at index 1;
+ * *idx receives its stack index. Call it before the C call that fills it,
+ * and lua_closeslot(L, *idx) when done. The box is the store's own (its
+ * user value 2), made once, unless that one is busy: a finalizer that runs
+ * while a result is converted may call the same store. */
+static box *box_new(lua_State *L, int *idx)
+{
+    box *b = NULL;
+    if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA)
+        b = lua_touserdata(L, -1);
+    if (b == NULL || b->busy) {
+        lua_pop(L, 1);
+        b = box_push_new(L);
+    }
+    b->busy = true;
     *idx = lua_gettop(L);
     lua_toclose(L, *idx);
     return b;
@@ -346,20 +366,55 @@ static enum arg_status arg_time(lua_State *L, int idx, timestamp *ts)
 
 /* --------------------------------------------------------- conversions */
 
+/* lua_pushlstring, not lua_pushstring: the latter first looks the pointer up
+ * in Lua's string cache, which a fresh C copy never hits. */
 static void push_opt_string(lua_State *L, const char *s)
 {
     if (s != NULL)
-        lua_pushstring(L, s);
+        lua_pushlstring(L, s, strlen(s));
     else
         lua_pushnil(L);
 }
 
+static int table_size(size_t n)
+{
+    return n > INT32_MAX ? 0 : (int)n;
+}
+
+/* At most this many earlier strings are compared when looking for one to
+ * share (push_shared): enough for real records, linear for hostile ones. */
+#define SHARE_MAX 8
+
+/* Pushes s; when it equals one of the first strings of v, whose Lua strings
+ * are the array at vidx, pushes that string instead of a new copy. Digests
+ * repeat within a record (digest, manifest and config digests). */
+static void push_shared(lua_State *L, const char *s, int vidx, char *const *v, size_t n)
+{
+    if (s != NULL)
+        for (size_t i = 0; i < n && i < SHARE_MAX; i++)
+            if (v[i] != NULL && strcmp(v[i], s) == 0) {
+                lua_rawgeti(L, vidx, (lua_Integer)(i + 1));
+                return;
+            }
+    push_opt_string(L, s);
+}
+
 static void push_string_array(lua_State *L, char *const *v, size_t n)
 {
-    size_t i;
-    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
-    for (i = 0; i < n; i++) {
+    lua_createtable(L, table_size(n), 0);
+    for (size_t i = 0; i < n; i++) {
         push_opt_string(L, v[i]);
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+}
+
+/* push_string_array, sharing the strings of the array at vidx (push_shared). */
+static void push_shared_array(lua_State *L, char *const *v, size_t n, int vidx,
+                              char *const *shared, size_t shared_n)
+{
+    lua_createtable(L, table_size(n), 0);
+    for (size_t i = 0; i < n; i++) {
+        push_shared(L, v[i], vidx, shared, shared_n);
         lua_rawseti(L, -2, (lua_Integer)(i + 1));
     }
 }
@@ -382,77 +437,140 @@ static void push_flag(lua_State *L, const image_flag *f)
     }
 }
 
+/* The keys of an image table, in the order push_image sets them. Every
+ * method that returns images carries them as upvalues from IMAGE_KEYS on
+ * (set_image_method), so building a table neither hashes nor looks up a key. */
+enum image_key {
+    K_ID, K_DIGEST, K_DIGESTS, K_NAMES, K_NAMES_HISTORY, K_LAYER, K_METADATA,
+    K_BIG_DATA_NAMES, K_BIG_DATA_SIZES, K_BIG_DATA_DIGESTS, K_CREATED, K_LOADED,
+    K_SIZE, K_FLAGS, K_READ_ONLY, K_COUNT
+};
+static const char *const image_keys[K_COUNT] = {
+    "id", "digest", "digests", "names", "names_history", "layer", "metadata",
+    "big_data_names", "big_data_sizes", "big_data_digests", "created", "loaded",
+    "size", "flags", "read_only",
+};
+#define IMAGE_KEYS 3 /* upvalue of image_keys[0]: after the name and the getter */
+
+static void push_key(lua_State *L, enum image_key k)
+{
+    lua_pushvalue(L, lua_upvalueindex(IMAGE_KEYS + (int)k));
+}
+
+/* A fresh table, as the C copy is: the sub-tables are its own, created at
+ * their final sizes; only strings a record repeats are shared (one Lua
+ * string for a digest met twice), and Lua strings are values. */
 static void push_image(lua_State *L, const image_storage_images *img)
 {
+    char *const *bnames = img->big_data_names;
+    const int64_t *sizes = img->big_data_sizes;
+    char *const *bdigests = img->big_data_digests;
+    int nsizes = 0, ndigests = 0, nflags = 0;
+    int t, dg, nm, bn;
     size_t i;
 
     lua_createtable(L, 0, 16);
+    t = lua_gettop(L);
+    push_string_array(L, img->digests, img->digests_len); /* digest is digests[0] */
+    dg = t + 1;
 
+    push_key(L, K_ID);
     push_opt_string(L, img->id);
-    lua_setfield(L, -2, "id");
-    push_opt_string(L, img->digest);
-    lua_setfield(L, -2, "digest");
-    push_string_array(L, img->digests, img->digests_len);
-    lua_setfield(L, -2, "digests");
+    lua_rawset(L, t);
+    push_key(L, K_DIGEST);
+    push_shared(L, img->digest, dg, img->digests, img->digests_len);
+    lua_rawset(L, t);
+    push_key(L, K_DIGESTS);
+    lua_pushvalue(L, dg);
+    lua_rawset(L, t);
     push_string_array(L, img->names, img->names_len);
-    lua_setfield(L, -2, "names");
-    push_string_array(L, img->names_history, img->names_history_len);
-    lua_setfield(L, -2, "names_history");
+    nm = t + 2; /* the history repeats names */
+    push_key(L, K_NAMES);
+    lua_pushvalue(L, nm);
+    lua_rawset(L, t);
+    push_key(L, K_NAMES_HISTORY);
+    push_shared_array(L, img->names_history, img->names_history_len, nm, img->names,
+                      img->names_len);
+    lua_rawset(L, t);
+    push_key(L, K_LAYER);
     push_opt_string(L, img->layer);
-    lua_setfield(L, -2, "layer");
+    lua_rawset(L, t);
+    push_key(L, K_METADATA);
     push_opt_string(L, img->metadata);
-    lua_setfield(L, -2, "metadata");
-    push_string_array(L, img->big_data_names, img->big_data_names_len);
-    lua_setfield(L, -2, "big_data_names");
+    lua_rawset(L, t);
+    push_string_array(L, bnames, img->big_data_names_len);
+    bn = t + 3; /* its strings are the keys of the two tables below */
+    push_key(L, K_BIG_DATA_NAMES);
+    lua_pushvalue(L, bn);
+    lua_rawset(L, t);
 
-    lua_newtable(L); /* big_data_sizes */
     for (i = 0; i < img->big_data_names_len; i++) {
-        if (img->big_data_names[i] == NULL || img->big_data_sizes == NULL ||
-            img->big_data_sizes[i] < 0)
+        if (bnames[i] == NULL)
             continue;
-        lua_pushinteger(L, (lua_Integer)img->big_data_sizes[i]);
-        lua_setfield(L, -2, img->big_data_names[i]);
+        nsizes += sizes != NULL && sizes[i] >= 0;
+        ndigests += bdigests != NULL && bdigests[i] != NULL;
     }
-    lua_setfield(L, -2, "big_data_sizes");
-
-    lua_newtable(L); /* big_data_digests */
-    for (i = 0; i < img->big_data_names_len; i++) {
-        if (img->big_data_names[i] == NULL || img->big_data_digests == NULL ||
-            img->big_data_digests[i] == NULL)
+    push_key(L, K_BIG_DATA_SIZES);
+    lua_createtable(L, 0, nsizes);
+    for (i = 0; nsizes > 0 && i < img->big_data_names_len; i++) {
+        if (bnames[i] == NULL || sizes[i] < 0)
             continue;
-        lua_pushstring(L, img->big_data_digests[i]);
-        lua_setfield(L, -2, img->big_data_names[i]);
+        lua_rawgeti(L, bn, (lua_Integer)(i + 1));
+        lua_pushinteger(L, (lua_Integer)sizes[i]);
+        lua_rawset(L, -3);
     }
-    lua_setfield(L, -2, "big_data_digests");
+    lua_rawset(L, t);
+    push_key(L, K_BIG_DATA_DIGESTS);
+    lua_createtable(L, 0, ndigests);
+    for (i = 0; ndigests > 0 && i < img->big_data_names_len; i++) {
+        if (bnames[i] == NULL || bdigests[i] == NULL)
+            continue;
+        lua_rawgeti(L, bn, (lua_Integer)(i + 1));
+        if (strcmp(bdigests[i], bnames[i]) == 0) /* a config kept under its digest */
+            lua_pushvalue(L, -1);
+        else
+            push_shared(L, bdigests[i], dg, img->digests, img->digests_len);
+        lua_rawset(L, -3);
+    }
+    lua_rawset(L, t);
 
+    push_key(L, K_CREATED);
     push_opt_string(L, img->created);
-    lua_setfield(L, -2, "created");
+    lua_rawset(L, t);
+    push_key(L, K_LOADED);
     push_opt_string(L, img->loaded);
-    lua_setfield(L, -2, "loaded");
+    lua_rawset(L, t);
+    push_key(L, K_SIZE);
     if (img->size >= 0)
         lua_pushinteger(L, (lua_Integer)img->size);
     else
         lua_pushnil(L);
-    lua_setfield(L, -2, "size");
+    lua_rawset(L, t);
 
-    lua_newtable(L); /* flags; null flags are left out */
+    for (i = 0; i < img->flags_len; i++)
+        nflags += img->flags[i].key != NULL && img->flags[i].kind != IMAGE_FLAG_NULL;
+    push_key(L, K_FLAGS);
+    lua_createtable(L, 0, nflags); /* null flags are left out */
     for (i = 0; i < img->flags_len; i++) {
         const image_flag *f = &img->flags[i];
         if (f->key == NULL || f->kind == IMAGE_FLAG_NULL)
             continue;
+        push_opt_string(L, f->key);
         push_flag(L, f);
-        lua_setfield(L, -2, f->key);
+        lua_rawset(L, -3);
     }
-    lua_setfield(L, -2, "flags");
+    lua_rawset(L, t);
 
+    push_key(L, K_READ_ONLY);
     lua_pushboolean(L, img->read_only);
-    lua_setfield(L, -2, "read_only");
+    lua_rawset(L, t);
+    lua_settop(L, t);
 }
 
 static void push_image_array(lua_State *L, const image_storage_images *v, size_t n)
 {
     size_t i;
-    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+    lua_createtable(L, table_size(n), 0);
     for (i = 0; i < n; i++) {
         push_image(L, &v[i]);
         lua_rawseti(L, -2, (lua_Integer)(i + 1));
@@ -494,7 +612,7 @@ static int core_open(lua_State *L)
     if (has_nul(dir, len))
         return push_invalid(L, "store directory", dir, len, "contains a NUL byte");
 
-    s = lua_newuserdatauv(L, sizeof *s, 1);
+    s = lua_newuserdatauv(L, sizeof *s, 2);
     memset(s, 0, sizeof *s);
     s->open = false;
     s->hooks.self_index = 1;
@@ -505,6 +623,8 @@ static int core_open(lua_State *L)
     lua_newtable(L);
     lua_setfield(L, -2, "event");
     lua_setiuservalue(L, -2, 1);
+    box_push_new(L); /* the store's box (box_new) */
+    lua_setiuservalue(L, -2, 2);
 
     rc = new_image_store(daemon, readonly, dir, &s->st);
     s->open = true; /* the userdata owns the store: a raise lets __gc close it */
@@ -797,81 +917,74 @@ static int store_set_big_data(lua_State *L)
     return push_result(L, s, s->st.set_big_data_len(&s->st, ref, key, data, len));
 }
 
-/* st:exists(ref) --> boolean. A reference with a NUL byte names nothing. */
-static int store_exists(lua_State *L)
-{
-    lstore *s = store_check(L);
-    size_t len;
-    const char *ref = check_string(L, 2, &len);
-    bool found = !has_nul(ref, len) && s->st.exists(ref, &s->st);
-    if (!found && image_store_error_code(&s->st) == IMAGE_STORE_EHOOK)
-        return push_store_error(L, s);
-    lua_pushboolean(L, found);
-    return 1;
-}
+/* ------------------------------------------------------------- getters */
 
-/* st:get(ref) --> image */
-static int store_get(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref = arg_cstring(L, 2, "reference");
-    int bidx;
-    box *b;
+/* The read methods: one row each in getters[], one function for all
+ * (store_getter, whose upvalue 2 is the row):
+ *   exists(ref) --> boolean; a reference with a NUL byte names nothing
+ *   get(ref) --> image                    lookup(ref) --> id
+ *   images() --> { image... }             by_digest(digest) --> { image... }
+ *   metadata(ref) --> string              big_data_names(ref) --> { key... }
+ *   big_data(ref, key) --> string (any bytes)
+ *   big_data_size(ref, key) --> integer   big_data_digest(ref, key) --> string */
+enum getter_op {
+    G_EXISTS, G_GET, G_LOOKUP, G_IMAGES, G_BY_DIGEST, G_METADATA, G_BIG_DATA,
+    G_BIG_DATA_SIZE, G_BIG_DATA_DIGEST, G_BIG_DATA_NAMES, G_COUNT
+};
 
-    if (ref == NULL)
-        return 3;
-    b = box_new(L, &bidx);
-    if (s->st.get(ref, &s->st, &b->image) != 0) {
-        return fail_boxed(L, s, bidx);
+/* What a getter takes after the store. */
+enum getter_args {
+    ARGS_NONE,
+    ARGS_REF,     /* a string without NUL bytes ("what" names it in EINVAL) */
+    ARGS_REF_KEY, /* a reference and a big-data key, both type-checked first */
+    ARGS_ANY_REF  /* any string; one with a NUL byte is passed as NULL */
+};
+
+/* What it returns; the results after RESULT_SIZE are C memory, held in a box
+ * while they are converted. */
+enum getter_result {
+    RESULT_FOUND, RESULT_SIZE, RESULT_STRING, RESULT_BYTES, RESULT_STRINGS,
+    RESULT_IMAGE, RESULT_IMAGES
+};
+
+static const struct getter {
+    const char *name;
+    enum getter_args args;
+    const char *what;
+    enum getter_result result;
+} getters[G_COUNT] = {
+    [G_EXISTS] = {"exists", ARGS_ANY_REF, NULL, RESULT_FOUND},
+    [G_GET] = {"get", ARGS_REF, "reference", RESULT_IMAGE},
+    [G_LOOKUP] = {"lookup", ARGS_REF, "reference", RESULT_STRING},
+    [G_IMAGES] = {"images", ARGS_NONE, NULL, RESULT_IMAGES},
+    [G_BY_DIGEST] = {"by_digest", ARGS_REF, "digest", RESULT_IMAGES},
+    [G_METADATA] = {"metadata", ARGS_REF, "reference", RESULT_STRING},
+    [G_BIG_DATA] = {"big_data", ARGS_REF_KEY, NULL, RESULT_BYTES},
+    [G_BIG_DATA_SIZE] = {"big_data_size", ARGS_REF_KEY, NULL, RESULT_SIZE},
+    [G_BIG_DATA_DIGEST] = {"big_data_digest", ARGS_REF_KEY, NULL, RESULT_STRING},
+    [G_BIG_DATA_NAMES] = {"big_data_names", ARGS_REF, "reference", RESULT_STRINGS},
+};
+
+/* The member a getter calls: 0, or -1 with the error in the store. */
+static int getter_call(enum getter_op op, image_store_t *st, const char *ref, const char *key,
+                       box *b, bool *found, int64_t *size)
+{
+    switch (op) {
+    case G_EXISTS:
+        *found = ref != NULL && st->exists(ref, st);
+        return !*found && image_store_error_code(st) == IMAGE_STORE_EHOOK ? -1 : 0;
+    case G_GET: return st->get(ref, st, &b->image);
+    case G_LOOKUP: return st->lookup(ref, st, &b->str);
+    case G_IMAGES: return st->images(st, &b->images, &b->images_len);
+    case G_BY_DIGEST: return st->by_digest(st, ref, &b->images, &b->images_len);
+    case G_METADATA: return st->metadata(st, ref, &b->str);
+    case G_BIG_DATA: return st->big_data_len(st, ref, key, &b->str, &b->str_len);
+    case G_BIG_DATA_SIZE: return st->big_data_size(st, ref, key, size);
+    case G_BIG_DATA_DIGEST: return st->big_data_digest(st, ref, key, &b->str);
+    case G_BIG_DATA_NAMES: return st->big_data_names(st, ref, &b->strs, &b->strs_len);
+    case G_COUNT: break;
     }
-    b->has_image = true;
-    push_image(L, &b->image);
-    lua_closeslot(L, bidx);
-    return 1;
-}
-
-/* Shared tail for the members that return one C string in b->str. */
-static int finish_string(lua_State *L, const lstore *s, box *b, int bidx, int rc, bool binary)
-{
-    if (rc != 0) {
-        return fail_boxed(L, s, bidx);
-    }
-    if (binary)
-        lua_pushlstring(L, b->str != NULL ? b->str : "", b->str_len);
-    else
-        push_opt_string(L, b->str);
-    lua_closeslot(L, bidx);
-    return 1;
-}
-
-/* st:lookup(ref) --> id */
-static int store_lookup(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref = arg_cstring(L, 2, "reference");
-    int bidx, rc;
-    box *b;
-
-    if (ref == NULL)
-        return 3;
-    b = box_new(L, &bidx);
-    rc = s->st.lookup(ref, &s->st, &b->str);
-    return finish_string(L, s, b, bidx, rc, false);
-}
-
-/* st:metadata(ref) --> string */
-static int store_metadata(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref = arg_cstring(L, 2, "reference");
-    int bidx, rc;
-    box *b;
-
-    if (ref == NULL)
-        return 3;
-    b = box_new(L, &bidx);
-    rc = s->st.metadata(&s->st, ref, &b->str);
-    return finish_string(L, s, b, bidx, rc, false);
+    return -1;
 }
 
 /* Checks (ref, key) at 2 and 3; false after pushing nil, message, code. */
@@ -886,101 +999,54 @@ static bool ref_key_args(lua_State *L, const char **ref, const char **key)
     return true;
 }
 
-/* st:big_data(ref, key) --> string (any bytes) */
-static int store_big_data(lua_State *L)
+static int store_getter(lua_State *L)
 {
+    enum getter_op op = (enum getter_op)lua_tointeger(L, lua_upvalueindex(2));
+    const struct getter *g = &getters[op];
     lstore *s = store_check(L);
-    const char *ref, *key;
-    int bidx, rc;
-    box *b;
-
-    if (!ref_key_args(L, &ref, &key))
-        return 3;
-    b = box_new(L, &bidx);
-    rc = s->st.big_data_len(&s->st, ref, key, &b->str, &b->str_len);
-    return finish_string(L, s, b, bidx, rc, true);
-}
-
-/* st:big_data_size(ref, key) --> integer */
-static int store_big_data_size(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref, *key;
+    const char *ref = NULL, *key = NULL;
+    bool found = false;
     int64_t size = -1;
+    box *b = NULL;
+    int bidx = 0;
+    size_t len;
 
-    if (!ref_key_args(L, &ref, &key))
-        return 3;
-    if (s->st.big_data_size(&s->st, ref, key, &size) != 0)
-        return push_store_error(L, s);
-    lua_pushinteger(L, (lua_Integer)size);
-    return 1;
-}
-
-/* st:big_data_digest(ref, key) --> string */
-static int store_big_data_digest(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref, *key;
-    int bidx, rc;
-    box *b;
-
-    if (!ref_key_args(L, &ref, &key))
-        return 3;
-    b = box_new(L, &bidx);
-    rc = s->st.big_data_digest(&s->st, ref, key, &b->str);
-    return finish_string(L, s, b, bidx, rc, false);
-}
-
-/* st:big_data_names(ref) --> { key... } */
-static int store_big_data_names(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *ref = arg_cstring(L, 2, "reference");
-    int bidx;
-    box *b;
-
-    if (ref == NULL)
-        return 3;
-    b = box_new(L, &bidx);
-    if (s->st.big_data_names(&s->st, ref, &b->strs, &b->strs_len) != 0) {
-        return fail_boxed(L, s, bidx);
+    switch (g->args) {
+    case ARGS_NONE:
+        break;
+    case ARGS_REF:
+        if ((ref = arg_cstring(L, 2, g->what)) == NULL)
+            return 3;
+        break;
+    case ARGS_REF_KEY:
+        if (!ref_key_args(L, &ref, &key))
+            return 3;
+        break;
+    case ARGS_ANY_REF:
+        ref = check_string(L, 2, &len);
+        if (has_nul(ref, len))
+            ref = NULL;
+        break;
     }
-    push_string_array(L, b->strs, b->strs_len);
-    lua_closeslot(L, bidx);
-    return 1;
-}
+    if (g->result > RESULT_SIZE)
+        b = box_new(L, &bidx);
+    if (getter_call(op, &s->st, ref, key, b, &found, &size) != 0)
+        return b != NULL ? fail_boxed(L, s, bidx) : push_store_error(L, s);
 
-/* st:images() --> { image... } */
-static int store_images(lua_State *L)
-{
-    lstore *s = store_check(L);
-    int bidx;
-    box *b = box_new(L, &bidx);
-
-    if (s->st.images(&s->st, &b->images, &b->images_len) != 0) {
-        return fail_boxed(L, s, bidx);
+    switch (g->result) {
+    case RESULT_FOUND: lua_pushboolean(L, found); break;
+    case RESULT_SIZE: lua_pushinteger(L, (lua_Integer)size); break;
+    case RESULT_STRING: push_opt_string(L, b->str); break;
+    case RESULT_BYTES: lua_pushlstring(L, b->str != NULL ? b->str : "", b->str_len); break;
+    case RESULT_STRINGS: push_string_array(L, b->strs, b->strs_len); break;
+    case RESULT_IMAGE:
+        b->has_image = true;
+        push_image(L, &b->image);
+        break;
+    case RESULT_IMAGES: push_image_array(L, b->images, b->images_len); break;
     }
-    push_image_array(L, b->images, b->images_len);
-    lua_closeslot(L, bidx);
-    return 1;
-}
-
-/* st:by_digest(digest) --> { image... } */
-static int store_by_digest(lua_State *L)
-{
-    lstore *s = store_check(L);
-    const char *digest = arg_cstring(L, 2, "digest");
-    int bidx;
-    box *b;
-
-    if (digest == NULL)
-        return 3;
-    b = box_new(L, &bidx);
-    if (s->st.by_digest(&s->st, digest, &b->images, &b->images_len) != 0) {
-        return fail_boxed(L, s, bidx);
-    }
-    push_image_array(L, b->images, b->images_len);
-    lua_closeslot(L, bidx);
+    if (b != NULL)
+        lua_closeslot(L, bidx);
     return 1;
 }
 
@@ -1142,7 +1208,6 @@ static int store_remove_hook(lua_State *L)
 static const luaL_Reg store_methods[] = {
     {"add_hook", store_add_hook},
     {"remove_hook", store_remove_hook},
-    {"create", store_create},
     {"set_names", store_set_names},
     {"add_name", store_add_name},
     {"remove_name", store_remove_name},
@@ -1155,16 +1220,6 @@ static const luaL_Reg store_methods[] = {
     {"set_metadata", store_set_metadata},
     {"set_size", store_set_size},
     {"set_big_data", store_set_big_data},
-    {"exists", store_exists},
-    {"get", store_get},
-    {"lookup", store_lookup},
-    {"images", store_images},
-    {"by_digest", store_by_digest},
-    {"metadata", store_metadata},
-    {"big_data", store_big_data},
-    {"big_data_size", store_big_data_size},
-    {"big_data_digest", store_big_data_digest},
-    {"big_data_names", store_big_data_names},
     {"problems", store_problems},
     {"check", store_check_disk},
     {"generation", store_generation},
@@ -1204,12 +1259,29 @@ static void set_named_funcs(lua_State *L, const luaL_Reg *funcs)
     }
 }
 
+/* A method that returns images: its name, its getter (index into getters[],
+ * or -1) and the keys of an image table (IMAGE_KEYS) as upvalues. */
+static void set_image_method(lua_State *L, const char *name, lua_CFunction fn, int index)
+{
+    lua_pushstring(L, name);
+    lua_pushinteger(L, index);
+    for (int k = 0; k < K_COUNT; k++)
+        lua_pushstring(L, image_keys[k]);
+    lua_pushcclosure(L, fn, IMAGE_KEYS - 1 + K_COUNT);
+    lua_setfield(L, -2, name);
+}
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
 {
     luaL_newmetatable(L, STORE_MT);
     luaL_setfuncs(L, store_meta, 0);
-    luaL_newlibtable(L, store_methods);
+    lua_createtable(L, 0, COUNT_OF(store_methods) + G_COUNT);
     set_named_funcs(L, store_methods);
+    set_image_method(L, "create", store_create, -1);
+    for (int op = 0; op < G_COUNT; op++)
+        set_image_method(L, getters[op].name, store_getter, op);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
