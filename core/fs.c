@@ -521,14 +521,15 @@ static int compare_strings(const void *a, const void *b)
 }
 
 /* fsyncs every directory that a rename went into, each once. */
-static int sync_touched_dirs(fs_txn *txn, image_error *err)
+/* fsyncs the directories the first `upto` items renamed into. */
+static int sync_touched_dirs(fs_txn *txn, size_t upto, image_error *err)
 {
-    const char **dirs = malloc((txn->len + 1) * sizeof(char *));
+    const char **dirs = malloc((upto + 1) * sizeof(char *));
     size_t n = 0;
     if (dirs == NULL)
         return error_sys(err, ENOMEM, "malloc", txn->basepath);
     bool base = false;
-    for (size_t i = 0; i < txn->len; i++) {
+    for (size_t i = 0; i < upto; i++) {
         if (txn->items[i]->kind != FS_STAGE_FILE || txn->items[i]->dir[0] == '\0')
             base = true;
         else
@@ -562,13 +563,16 @@ int fs_txn_commit(fs_txn *txn, image_error *err)
         if (rc != 0)
             return rc;
     }
-    /* 2. the renames, in order */
-    for (i = 0; i < txn->len; i++)
+    /* 2. the renames, in order; at a barrier, what came before is made durable first */
+    for (i = 0; i < txn->len; i++) {
+        if (i > 0 && txn->items[i]->barrier && (rc = sync_touched_dirs(txn, i, err)) != 0)
+            break;
         if ((rc = rename_one(txn, txn->items[i], err)) != 0)
             break;
+    }
     /* 3. the directories */
     if (rc == 0)
-        rc = sync_touched_dirs(txn, err);
+        rc = sync_touched_dirs(txn, txn->len, err);
     if (rc != 0) {
         rollback(txn, i < txn->len ? i : txn->len);
         return rc;
@@ -588,6 +592,23 @@ int fs_txn_commit(fs_txn *txn, image_error *err)
     }
     clear_items(txn);
     return 0;
+}
+
+void fs_txn_commit_last(fs_txn *txn, const char *const *names, size_t n)
+{
+    bool first = true;
+    for (size_t k = 0; k < n; k++) {
+        fs_staged *d = strmap_get(&txn->dirs, names[k]);
+        size_t at = 0;
+        while (d != NULL && at < txn->len && txn->items[at] != d)
+            at++;
+        if (d == NULL || at == txn->len)
+            continue;
+        memmove(&txn->items[at], &txn->items[at + 1], (txn->len - at - 1) * sizeof(fs_staged *));
+        txn->items[txn->len - 1] = d;
+        d->barrier = d->barrier || first;
+        first = false;
+    }
 }
 
 void fs_txn_free(fs_txn *txn)

@@ -52,6 +52,7 @@ typedef struct fs_staged {
     char backup[24];  /* hard link to a replaced file during commit (in the base), or "" */
     bool done;        /* renamed during commit */
     bool replaces;    /* DIR: an edited copy of a live directory, exchanged with it */
+    bool barrier;     /* commit makes everything renamed before it durable first */
 } fs_staged;
 
 typedef struct fs_txn {
@@ -80,6 +81,12 @@ bool fs_txn_removes(const fs_txn *txn, const char *name);
  * NULL when nothing is staged for it. */
 char *fs_txn_staged_path(const fs_txn *txn, const char *dir, const char *name);
 int fs_txn_commit(fs_txn *txn, image_error *err);
+/* Moves the staged directories named (in this order) to the end of the
+ * commit, behind a barrier: commit puts them in place only after every
+ * rename before them is durable (the directories fsynced). Names not staged
+ * are skipped. An image that gains a name is put in place this way after
+ * the images that lost it, so that no crash leaves the name in both. */
+void fs_txn_commit_last(fs_txn *txn, const char *const *names, size_t n);
 /* Removes everything staged and not committed; the transaction is empty after. */
 void fs_txn_free(fs_txn *txn);
 

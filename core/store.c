@@ -43,6 +43,7 @@ static void batch_discard(store_state *s)
     image_error saved = s->err;
     fs_txn_free(&s->batch);
     s->in_batch = false;
+    store_batch_names_free(s);
     str_list_free(&s->changed);
     s->changed_all = false;
     if (store_load_all(s) == 0)
@@ -70,6 +71,7 @@ int image_store_batch_commit(image_store_t *image_store)
     }
     fs_txn_free(&s->batch);
     s->in_batch = false;
+    store_batch_names_free(s);
     store_publish_changes(s);
     if (store_snapshot_is_stale(s, 4))
         store_write_snapshot(s);

@@ -45,6 +45,8 @@ change *changeset_edit(store_state *s, changeset *cs, image_record *old)
         cs->more = grown;
         cs->cap = more + 8;
     }
+    if (old != NULL && s->in_batch && store_batch_note_names(s, old) != 0)
+        return NULL;
     image_record *next = old ? record_clone(old) : record_new();
     if (next == NULL) {
         oom(s);
@@ -123,6 +125,9 @@ int changeset_apply(store_state *s, changeset *cs)
         if (!s->in_batch && (rc = stage_record(s, cs->txn, c->next)) != 0)
             return rc;
     }
+    /* The image that took names (the first edited) after those that lost them. */
+    if (!s->in_batch && cs->len > 1)
+        fs_txn_commit_last(cs->txn, (const char *const *)&changeset_at(cs, 0)->next->id, 1);
     for (size_t i = 0; i < cs->len; i++)
         if (index_reserve(&s->index, changeset_at(cs, i)->next) != 0 ||
             str_list_reserve(&s->changed, cs->len) != 0)
@@ -149,6 +154,68 @@ int changeset_apply(store_state *s, changeset *cs)
 
 /* At batch commit: each record the batch changed, once, in the order of its
  * last change (so the write order of every name move is kept). */
+/* What a batch remembers of an image it edits: its names on disk. */
+typedef struct disk_names {
+    char *id;
+    str_list names;
+} disk_names;
+
+int store_batch_note_names(store_state *s, const image_record *r)
+{
+    if (strmap_get(&s->batch_disk_names, r->id) != NULL)
+        return 0;
+    disk_names *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return oom(s);
+    if ((d->id = strdup(r->id)) == NULL || str_list_merge_unique(&d->names, &r->names, NULL) != 0) {
+        free(d->id);
+        free(d);
+        return oom(s);
+    }
+    if (strmap_put(&s->batch_disk_names, d->id, d) != 0) {
+        str_list_free(&d->names);
+        free(d->id);
+        free(d);
+        return oom(s);
+    }
+    return 0;
+}
+
+void store_batch_names_free(store_state *s)
+{
+    strmap *m = &s->batch_disk_names;
+    for (size_t i = 0; i < m->cap; i++) {
+        disk_names *d = m->slots[i].key ? m->slots[i].value : NULL;
+        if (d != NULL) {
+            str_list_free(&d->names);
+            free(d->id);
+            free(d);
+        }
+    }
+    strmap_free(m);
+    strmap_init(m);
+}
+
+/* Whether r holds a name its record on disk does not; -1 on OOM. */
+static int gains_names(store_state *s, const image_record *r)
+{
+    const disk_names *d = strmap_get(&s->batch_disk_names, r->id);
+    if (r->names.len == 0)
+        return 0;
+    if (d == NULL)
+        return 1;
+    strmap on_disk;
+    if (store_set_of(&on_disk, &d->names) != 0) {
+        strmap_free(&on_disk);
+        return oom(s), -1;
+    }
+    int gains = 0;
+    for (size_t i = 0; i < r->names.len && !gains; i++)
+        gains = strmap_get(&on_disk, r->names.items[i]) == NULL;
+    strmap_free(&on_disk);
+    return gains;
+}
+
 int store_stage_batch_records(store_state *s)
 {
     strmap seen;
@@ -165,11 +232,25 @@ int store_stage_batch_records(store_state *s)
         else
             order[n++] = id;
     }
+    const char **gainers = rc == 0 ? malloc((n + 1) * sizeof(char *)) : NULL;
+    size_t gained = 0;
+    if (rc == 0 && gainers == NULL)
+        rc = oom(s);
     while (rc == 0 && n-- > 0) {
         image_record *r = strmap_get(&s->index.by_id, order[n]);
-        if (r != NULL) /* else deleted since */
-            rc = stage_record(s, &s->batch, r);
+        if (r == NULL) /* deleted since */
+            continue;
+        int gains = (rc = stage_record(s, &s->batch, r)) == 0 ? gains_names(s, r) : 0;
+        if (gains < 0)
+            rc = IMAGE_STORE_ESYS;
+        else if (gains > 0)
+            gainers[gained++] = r->id;
     }
+    /* Images that gained names go in after every image that lost one (and
+     * every removal), behind a barrier. */
+    if (rc == 0)
+        fs_txn_commit_last(&s->batch, gainers, gained);
+    free(gainers);
     free(order);
     strmap_free(&seen);
     return rc;

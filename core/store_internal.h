@@ -47,6 +47,7 @@ struct image_store_state {
     fs_txn batch;             /* the open batch's staged writes (deferred sync) */
     bool batch_failed;        /* a write inside the batch failed: commit refuses */
     int batch_errno;
+    strmap batch_disk_names;  /* id -> the names its record on disk holds (store_changeset.c) */
     char batch_failure[1024];
     size_t stale;             /* records the snapshot does not vouch for */
     hook_slot hooks;
@@ -128,8 +129,14 @@ int change_stage_file(store_state *s, changeset *cs, change *c, const char *name
 int changeset_apply(store_state *s, changeset *cs);
 /* Notes id among the IDs this operation (or batch) changed. */
 int store_note_changed(store_state *s, const char *id);
-/* At batch commit: stages each record the batch changed, once. */
+/* At batch commit: stages each record the batch changed, once; the images
+ * that gained names go last, behind a barrier (fs_txn_commit_last). */
 int store_stage_batch_records(store_state *s);
+/* Inside a batch: remembers r's names as its record on disk holds them
+ * (the first time r is edited); 0 or ESYS (ENOMEM). */
+int store_batch_note_names(store_state *s, const image_record *r);
+/* Forgets what store_batch_note_names() remembered (the batch ended). */
+void store_batch_names_free(store_state *s);
 
 /* ---- store_write.c and store_read.c: the operations ---- */
 
