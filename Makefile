@@ -16,6 +16,10 @@
 #   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
 #   make bench-naming  what naming policies and hooks cost (bench/naming.lua)
 #   make fuzz       libFuzzer (clang) on every fuzz/fuzz_*.c for FUZZ_SECONDS each
+#   make mutate     deps, then scripts/mutate: each mutation of spec/mutations.txt
+#                   (a sync, a rollback step, an exclusive lock, the change-token
+#                   bump) alone in a copy of the tree, against its class's suites;
+#                   MUTATE='ID-or-class globs' selects. Long: not part of check
 #   make help       this list
 
 VERSION       = 0.1.0
@@ -324,6 +328,14 @@ torture: deps
 	@IMAGESTORE_CRASH_FULL=1 $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 \
 	    TEST_BINS='$(ASAN_BUILDDIR)/test/powerloss_test $(ASAN_BUILDDIR)/test/killpoint_test' \
 	    FUZZ_REPLAYS= check-c
+
+# ---- mutation check (issue 15) ---------------------------------------------
+# scripts/mutate -h lists its options (MUTATE_JOBS, MUTATE_SUITES, ...); the
+# report goes to build/mutate/report.txt. set -f: MUTATE holds globs.
+MUTATE ?=
+.PHONY: mutate
+mutate: deps
+	@set -f; bash scripts/mutate $(MUTATE)
 
 # ---- benchmark (bench/, issue #3) -----------------------------------------
 #   make bench        deps, then bench/run: every phase for us (C and Lua) and

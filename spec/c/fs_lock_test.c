@@ -1047,6 +1047,86 @@ static void test_failing_readdir_while_copying_an_image_keeps_its_big_data(void)
           m);
 }
 
+/* ---- 8. fs_write_file (the snapshot's writer) under failures ---- */
+
+/* The names in dir, sorted and joined with " " ("" when empty). */
+static void dir_listing(const char *dir, char *out, size_t size)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0)
+            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "",
+                     names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static bool file_holds(const char *path, const char *want)
+{
+    char buf[64] = "";
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    return f != NULL && got == strlen(want) && memcmp(buf, want, got) == 0;
+}
+
+/* For a new file and a replaced one: each failing call of fs_write_file in
+ * turn (the nth write, sync, link, rename, open), until the write no longer
+ * reaches it. Each time the write fails, nothing is left behind (no temp
+ * file, no backup link) and a replaced file keeps its bytes. */
+static void test_fs_write_file_rolls_back_every_failure(void)
+{
+    static const char *const calls[] = {"write", "sync", "link", "rename", "openat2"};
+    char dir[128], file[160], listing[512], want[64];
+    snprintf(dir, sizeof(dir), "%s/fs-write", root);
+    snprintf(file, sizeof(file), "%s/f", dir);
+    for (int replace = 0; replace < 2; replace++) {
+        for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+            int hits = 0;
+            for (int n = 1; n < 20; n++) {
+                rm_rf(dir);
+                mkdir(dir, 0700);
+                if (replace) {
+                    FILE *f = fopen(file, "w");
+                    if (f == NULL || fputs("old", f) < 0 || fclose(f) != 0) {
+                        check(false, "fs_write_file: set up %s", file);
+                        return;
+                    }
+                }
+                snprintf(want, sizeof(want), "%s", replace ? "f" : "");
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                image_error err;
+                memset(&err, 0, sizeof(err));
+                char spec[64];
+                snprintf(spec, sizeof(spec), "%s:%d:EIO", calls[c], n);
+                set_fault(spec, dir);
+                int rc = fs_write_file(dfd, dir, "f", "new", 3, &err);
+                bool hit = getenv("IMAGESTORE_FAULT_HIT") != NULL;
+                clear_fault();
+                close(dfd);
+                dir_listing(dir, listing, sizeof(listing));
+                if (!hit) {
+                    check(rc == 0 && file_holds(file, "new") && strcmp(listing, "f") == 0,
+                          "fs_write_file (%s file) with no %s failing writes it (after %d failing)",
+                          replace ? "a replaced" : "a new", calls[c], hits);
+                    break;
+                }
+                hits++;
+                check(rc != 0 && strcmp(listing, want) == 0 &&
+                          (!replace || file_holds(file, "old")),
+                      "fs_write_file (%s file) with %s fails and leaves the directory as it was "
+                      "(%s; listing \"%s\")",
+                      replace ? "a replaced" : "a new", spec, err.message, listing);
+            }
+        }
+    }
+    rm_rf(dir);
+}
+
 static const test_case tests[] = {
     TEST_CASE(test_walk_opens_a_plain_path),
     TEST_CASE(test_walk_refuses_symlinks_dotdot_and_bad_paths),
@@ -1076,6 +1156,7 @@ static const test_case tests[] = {
     TEST_CASE(test_shim_openat2_and_its_old_name),
     TEST_CASE(test_shim_fstat_filtered_to_one_record),
     TEST_CASE(test_failing_readdir_while_copying_an_image_keeps_its_big_data),
+    TEST_CASE(test_fs_write_file_rolls_back_every_failure),
 };
 
 int main(int argc, char **argv)
