@@ -1127,6 +1127,120 @@ static void test_fs_write_file_rolls_back_every_failure(void)
     rm_rf(dir);
 }
 
+/* ---- 9. what takes the lock exclusively waits for a shared holder ---- */
+
+/* Forks a process that holds a shared flock on dir's lock file for
+ * `seconds`; returns its pid once it holds it (-1 on failure). */
+static pid_t hold_shared_lock(const char *dir, double seconds)
+{
+    char path[256];
+    int ready[2];
+    snprintf(path, sizeof(path), "%s/.imagestore.lock", dir);
+    if (pipe(ready) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char ok = fd >= 0 && flock(fd, LOCK_SH) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        struct timespec d = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+        nanosleep(&d, NULL);
+        _exit(0);
+    }
+    char got = 'n';
+    close(ready[1]);
+    if (pid < 0 || read(ready[0], &got, 1) != 1 || got != 'y') {
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        pid = -1;
+    }
+    close(ready[0]);
+    return pid;
+}
+
+#define HOLD_SECONDS 0.6
+
+/* A daemon open quarantines under the exclusive lock: it waits. */
+static void test_daemon_open_waits_for_a_shared_holder(void)
+{
+    char dir[128], junk[160];
+    snprintf(dir, sizeof(dir), "%s/wait-daemon", root);
+    make_store(dir);
+    snprintf(junk, sizeof(junk), "%s/junk", dir); /* not an image: the daemon moves it */
+    mkdir(junk, 0700);
+    pid_t holder = hold_shared_lock(dir, HOLD_SECONDS);
+    double t0 = now();
+    image_store_t st;
+    int rc = new_image_store(true, false, dir, &st);
+    double waited = now() - t0;
+    image_store_close(&st);
+    if (holder > 0)
+        waitpid(holder, NULL, 0);
+    check(holder > 0 && rc == 0 && waited >= HOLD_SECONDS * 0.8,
+          "a daemon open waits for a process holding the lock shared (waited %.2f s)", waited);
+}
+
+/* A close that rewrites a stale snapshot does so under the exclusive lock.
+ * Stale at close but not at a write: more than 64 + N/32 records the
+ * snapshot does not vouch for, and at most 64 + N/4 (N = 400: 77 to 164). */
+static void test_close_refreshing_the_snapshot_waits_for_a_shared_holder(void)
+{
+    char dir[128], snap[192];
+    snprintf(dir, sizeof(dir), "%s/wait-close", root);
+    snprintf(snap, sizeof(snap), "%s/.imagestore.snapshot", dir);
+    rm_rf(dir);
+    image_store_t st;
+    bool ok = open_store(dir, false, &st) && image_store_batch_begin(&st) == 0;
+    char ids[400][65];
+    for (int i = 0; ok && i < 400; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%064x", i + 1);
+        ok = st.create(ids[i], NULL, 0, NULL, "{}", IMAGE_TIME_NOW, NULL, &st, NULL) == 0;
+    }
+    ok = ok && image_store_batch_commit(&st) == 0;
+    image_store_close(&st); /* the snapshot vouches for all 400 */
+    ok = ok && open_store(dir, false, &st) && image_store_batch_begin(&st) == 0;
+    for (int i = 0; ok && i < 100; i++)
+        ok = st.set_size(&st, ids[i], 1) == 0;
+    ok = ok && image_store_batch_commit(&st) == 0;
+    struct stat before;
+    bool had = stat(snap, &before) == 0;
+    pid_t holder = ok ? hold_shared_lock(dir, HOLD_SECONDS) : -1;
+    double t0 = now();
+    image_store_close(&st);
+    double waited = now() - t0;
+    if (holder > 0)
+        waitpid(holder, NULL, 0);
+    struct stat after;
+    bool rewritten = had && stat(snap, &after) == 0 &&
+                     (after.st_ino != before.st_ino || after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec);
+    check(ok && holder > 0 && rewritten && waited >= HOLD_SECONDS * 0.8,
+          "a close that rewrites the snapshot waits for a process holding the lock shared "
+          "(rewritten %d, waited %.2f s)", rewritten, waited);
+    rm_rf(dir);
+}
+
+/* A writable open stamps a broken lock file under the exclusive lock. */
+static void test_stamping_a_broken_lock_file_waits_for_a_shared_holder(void)
+{
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/wait-stamp", root);
+    make_store(dir);
+    zero_fill_lock(dir, -1);
+    pid_t holder = hold_shared_lock(dir, HOLD_SECONDS);
+    double t0 = now();
+    image_store_t st;
+    int rc = new_image_store(false, false, dir, &st);
+    double waited = now() - t0;
+    image_store_close(&st);
+    if (holder > 0)
+        waitpid(holder, NULL, 0);
+    check(holder > 0 && rc == 0 && lock_magic_ok(dir) && waited >= HOLD_SECONDS * 0.8,
+          "stamping a zero-filled lock file waits for a process holding it shared (waited %.2f s)",
+          waited);
+}
+
 static const test_case tests[] = {
     TEST_CASE(test_walk_opens_a_plain_path),
     TEST_CASE(test_walk_refuses_symlinks_dotdot_and_bad_paths),
@@ -1157,6 +1271,9 @@ static const test_case tests[] = {
     TEST_CASE(test_shim_fstat_filtered_to_one_record),
     TEST_CASE(test_failing_readdir_while_copying_an_image_keeps_its_big_data),
     TEST_CASE(test_fs_write_file_rolls_back_every_failure),
+    TEST_CASE(test_daemon_open_waits_for_a_shared_holder),
+    TEST_CASE(test_close_refreshing_the_snapshot_waits_for_a_shared_holder),
+    TEST_CASE(test_stamping_a_broken_lock_file_waits_for_a_shared_holder),
 };
 
 int main(int argc, char **argv)
