@@ -6,7 +6,9 @@
  * truncations, anywhere from the store's top to a file of an image or of
  * .quarantine. Then every open mode runs every read member, check(),
  * repair() and a write on each image. It aborts when anything outside the
- * store changed; sanitizers and libFuzzer's timeout catch the rest.
+ * store changed; sanitizers and libFuzzer's timeout catch the rest. Each
+ * input works in a fresh directory below $TMPDIR (default /tmp), removed
+ * before the next.
  *
  * Built with clang -fsanitize=fuzzer,address for `make fuzz`, or with
  * fuzz/replay.c as a plain program that `make check` runs over the corpus.
@@ -261,10 +263,14 @@ static int sentinel_intact(const char *outside)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char root[] = "/tmp/fuzz_store-XXXXXX";
-    if (mkdtemp(root) == NULL)
+    const char *tmp = getenv("TMPDIR");
+    char root[512];
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    if ((size_t)snprintf(root, sizeof(root), "%s/fuzz_store-XXXXXX", tmp) >= sizeof(root) ||
+        mkdtemp(root) == NULL)
         return 0;
-    char store[64], outside[64];
+    char store[600], outside[600];
     snprintf(store, sizeof(store), "%s/store", root);
     snprintf(outside, sizeof(outside), "%s/outside", root);
     sentinel_make(outside);

@@ -158,10 +158,23 @@ describe("batch", function()
   end)
 end)
 
--- A child process creates images in batches and reports each committed
--- batch; it is killed with SIGKILL at random points, staging or committing.
--- After every kill, each image is whole (record, names, exact bytes) or absent,
--- and every batch the child reported as committed is all there.
+-- A child process creates images in batches and reports its progress: each
+-- batch's beginning, its middle ("staging", with the IDs of the images staged
+-- so far, in order), the end of its function (the commit begins: "commit")
+-- and the return of batch() ("committed"), each line stamped with the
+-- child's monotonic clock. It is killed with SIGKILL 24 times: at a random
+-- moment inside a staging (even rounds) or inside a commit (rounds 1, 5, 9,
+-- ...), aimed from how long the child's earlier stagings and commits took;
+-- or among the commit's renames (rounds 3, 7, 11, ...): the moment the k-th
+-- image (k from 1 to 5) of the batch appears in the store directory, watched
+-- for from the middle of the staging on.
+-- After every kill, each image is whole (record, names, exact bytes) or
+-- absent; every batch the child reported as committed is all there; a batch
+-- killed before its commit began left nothing; and of a batch killed inside
+-- its commit, each image is whole or absent, and stays so. The kills that
+-- landed inside a commit (after "commit", before "committed"), among its
+-- renames (some of the batch's images there, not all) and inside a staging
+-- are counted, each against a floor.
 describe("batch after SIGKILL", function()
   local root, dir
 
@@ -173,32 +186,51 @@ describe("batch after SIGKILL", function()
   after_each(helpers.cleanup)
 
   local per_batch = 40
+  -- Of the 12 kills aimed at a commit, the 6 of them aimed at its renames
+  -- and the 12 aimed at a staging, at least this many must land there. The
+  -- test prints its counts as a TAP comment; runs here landed 12-16, 5-6 and
+  -- 8-12 on ext4, 10-14, 2-7 and 10-14 on tmpfs.
+  local KILLS_IN_COMMIT_FLOOR = 6
+  local KILLS_AMONG_RENAMES_FLOOR = 1
+  local KILLS_IN_STAGING_FLOOR = 5
 
   local child = [[
     local imagestore = require("imagestore")
+    local monotime = require("system").monotime
     local dir, first = arg[1], tonumber(arg[2])
     local st = assert(imagestore.open(dir))
     io.stdout:setvbuf("line")
+    local function say(what, b, ids) print(("%.6f %s %d%s"):format(monotime(), what, b, ids and " " .. ids or "")) end
     print("pid " .. io.open("/proc/self/stat"):read("l"):match("^(%d+)"))
     for b = first, first + 1000 do
+      local ids = {}
       assert(st:batch(function(s)
+        say("begin", b)
         for i = 1, PER_BATCH do
           local n = b * PER_BATCH + i
           local img = assert(s:create{ names = { "crash/img" .. n .. ":tag" } })
+          ids[i] = img.id
           assert(s:set_big_data(img.id, "manifest", "manifest of " .. n))
           assert(s:set_big_data(img.id, "sha256:" .. img.id, string.rep("c", 1500) .. n))
-          if i == PER_BATCH // 2 then print("staging " .. b) end
+          if i == PER_BATCH // 2 then say("staging", b, table.concat(ids, ",")) end
         end
-        print("commit " .. b)
+        say("commit", b)
       end))
-      print("committed " .. b)
+      say("committed", b)
     end
   ]]
 
-  local function check_store(committed)
+  -- Checks the store after a kill. committed: the batches the child reported
+  -- committed; cut: batch -> "staging" or "commit", where a kill cut it.
+  -- Returns, per batch cut in its commit, how many of its images are there.
+  local function check_store(committed, cut)
     local st <close> = assert(imagestore.open(dir))
     assert.are.same({}, st:problems())
-    local seen = {}
+    for _, f in ipairs(st:check()) do
+      -- a killed batch leaves at most temp entries, which are never loaded
+      assert.are.equal("temp-file", f.kind, f.path .. ": " .. f.problem)
+    end
+    local seen, present = {}, {}
     for _, img in ipairs(st:images()) do
       assert.are.equal(1, #img.names)
       local n = tonumber(img.names[1]:match("^crash/img(%d+):tag$"))
@@ -208,49 +240,126 @@ describe("batch after SIGKILL", function()
       assert.are.same({ "manifest", "sha256:" .. img.id }, img.big_data_names)
       assert.are.equal(imagestore.sha256("manifest of " .. n), img.digest)
       seen[n] = true
+      local b = (n - 1) // per_batch
+      -- only a batch that got to its commit can have left an image
+      assert.is_true(committed[b] == true or cut[b] == "commit",
+        "image " .. n .. " of batch " .. b .. ", which was " .. (cut[b] and "cut while staging" or "never begun"))
+      if cut[b] == "commit" then present[b] = (present[b] or 0) + 1 end
     end
     for b in pairs(committed) do
       for i = 1, per_batch do
         assert.is_true(seen[b * per_batch + i] == true, "image " .. (b * per_batch + i) .. " of committed batch " .. b)
       end
     end
+    return present
   end
 
   it("leaves every image whole or absent", function()
     local script = root .. "/child.lua"
     helpers.write_file(script, (child:gsub("PER_BATCH", tostring(per_batch))))
-    local sleep = require("system").sleep
     math.randomseed(os.time())
-    local committed, kills, first = {}, 0, 0
-    for round = 1, 20 do
+    local committed, cut, kills, first = {}, {}, 0, 0
+    local landed, partial = { commit = 0, staging = 0 }, 0
+    -- how long the children's stagings (from "begin" to "commit") and
+    -- commits (from "commit" to "committed") took, in seconds
+    local took = { staging = {}, commit = {} }
+    local kept = {} -- batch cut in its commit -> how many of its images there were
+    for round = 1, 24 do
       local p = helpers.spawn_lua(script, dir, first)
-      local pid = p:read("l"):match("^pid (%d+)$")
-      assert.is_truthy(pid, "child did not start")
-      -- odd rounds: kill while committing; even rounds: while staging
-      local target = (round % 2 == 1) and "^commit (%d+)$" or "^staging (%d+)$"
+      local line1 = p:read("l")
+      local pid = line1 and line1:match("^pid (%d+)$")
+      if not pid then error("child did not start: " .. tostring(line1) .. "\n" .. (p:read("a") or "")) end
+      -- the last word of each batch, and when the child said it
+      local last, at, top = {}, {}, first - 1
+      local function heard(line)
+        local t, word, b, ids = line:match("^(%d+%.%d+) (%a+) (%d+) ?([%x,]*)$")
+        t, b = tonumber(t), tonumber(b)
+        if not (word == "begin" or word == "staging" or word == "commit" or word == "committed") then
+          error("child: " .. line .. "\n" .. (p:read("a") or ""))
+        end
+        at[b] = at[b] or {}
+        at[b][word] = t
+        last[b], top = word, math.max(top, b)
+        if word == "commit" and at[b].begin then table.insert(took.staging, t - at[b].begin) end
+        if word == "committed" then
+          committed[b] = true
+          if at[b].commit then table.insert(took.commit, t - at[b].commit) end
+        end
+        return word, b, t, ids
+      end
+      -- a kill at a random moment of a staging is aimed from its "begin"
+      -- line, one among the renames from its "staging" line (which has IDs)
+      local renames = round % 4 == 3
+      local aim = (round % 2 == 0) and "begin" or renames and "staging" or "commit"
       local skip = math.random(0, 2)
       for line in p:lines() do
-        local b = tonumber(line:match("^committed (%d+)$"))
-        if b then committed[b] = true end
-        local at = line:match(target)
-        if at then
+        local word, _, t, ids = heard(line)
+        if word == aim then
           if skip == 0 then
-            sleep(math.random() * 0.03)
-            os.execute("kill -9 " .. pid)
+            local sent
+            if renames then
+              -- the moment the k-th image is renamed into place
+              local k, list = math.random(1, 5), {}
+              for id in ids:gmatch("%x+") do list[#list + 1] = id end
+              assert.are.equal(per_batch // 2, #list, line)
+              sent = helpers.kill_when_exists(pid, dir .. "/" .. list[k], 5000000)
+            else
+              -- a random moment within the phase as long as it usually takes
+              sent = helpers.kill_within(pid, t, helpers.median(aim == "begin" and took.staging or took.commit) or 0.01)
+            end
+            if not sent then
+              error("child " .. pid .. " was gone before the kill: " .. (p:read("a") or ""))
+            end
             kills = kills + 1
             break
           end
           skip = skip - 1
         end
       end
+      -- what the child wrote before the kill landed
       for line in p:lines() do
-        local b = tonumber(line:match("^committed (%d+)$"))
-        if b then committed[b] = true end
+        if line ~= "Killed" then heard(line) end -- sh's note that timeout(1) died of the SIGKILL
       end
-      p:close()
-      check_store(committed)
-      first = first + 10
+      -- the child ended by our SIGKILL (timeout(1) reports it as 128 + 9), not by an error
+      local _, how, code = p:close()
+      assert.are.same({ "exit", 137 }, { how, code }, "child of round " .. round)
+      -- where the kill landed: in the last batch a line names, before its
+      -- commit, inside it, or after it (between two batches)
+      local where = last[top]
+      if where == "begin" or where == "staging" then
+        cut[top] = "staging"
+        landed.staging = landed.staging + 1
+      elseif where == "commit" then
+        cut[top] = "commit"
+        landed.commit = landed.commit + 1
+      end
+      local present = check_store(committed, cut)
+      for b, how_cut in pairs(cut) do
+        if how_cut == "commit" then
+          local n = present[b] or 0
+          if kept[b] == nil then
+            kept[b] = n
+            if n > 0 and n < per_batch then partial = partial + 1 end -- among the renames
+          end
+          -- what a killed commit left stays as it was
+          assert.are.equal(kept[b], n, "images of batch " .. b .. ", cut in its commit")
+        end
+      end
+      first = top + 1 -- the next child's names are all new, however far this one got
     end
-    assert.are.equal(20, kills)
+    local outcome = {}
+    for _, n in pairs(kept) do outcome[#outcome + 1] = n end
+    table.sort(outcome)
+    io.stdout:write(("# batch after SIGKILL: %d kills sent, %d landed inside a commit (floor %d; images of its "
+      .. "batch there after it: %s), %d of them among the renames (floor %d), %d inside a staging (floor %d)\n"):format(
+      kills, landed.commit, KILLS_IN_COMMIT_FLOOR, table.concat(outcome, " "), partial, KILLS_AMONG_RENAMES_FLOOR,
+      landed.staging, KILLS_IN_STAGING_FLOOR))
+    assert.are.equal(24, kills)
+    assert.is_true(landed.commit >= KILLS_IN_COMMIT_FLOOR, ("only %d kills landed inside a commit (12 were aimed at one); "
+      .. "the floor is %d"):format(landed.commit, KILLS_IN_COMMIT_FLOOR))
+    assert.is_true(partial >= KILLS_AMONG_RENAMES_FLOOR, ("only %d kills landed among a commit's renames (6 were "
+      .. "aimed there); the floor is %d"):format(partial, KILLS_AMONG_RENAMES_FLOOR))
+    assert.is_true(landed.staging >= KILLS_IN_STAGING_FLOOR, ("only %d kills landed inside a staging (12 were aimed at "
+      .. "one); the floor is %d"):format(landed.staging, KILLS_IN_STAGING_FLOOR))
   end)
 end)

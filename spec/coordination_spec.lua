@@ -66,8 +66,9 @@ describe("coordination", function()
     ]])
   end)
 
-  it("catches up with more changes than the ring holds by reloading", function()
+  it("catches up with a batch of more images than half the ring, published as 'everything changed'", function()
     assert(st:create{ names = { "before:1" } })
+    local g0 = st:generation()
     in_child(dir, [[
       assert(st:batch(function(b)
         for i = 1, 1100 do assert(b:create{ names = { "bulk/" .. i .. ":1" } }) end
@@ -77,6 +78,53 @@ describe("coordination", function()
     assert.are.equal(1100, #st:images())
     assert.is_false(st:exists("before:1"))
     assert.is_true(st:exists("bulk/1100:1"))
+    -- two changes, not 1,101: the batch took one entry of the ring ("everything"), the delete one
+    assert.are.equal(g0 + 2, st:generation())
+  end)
+
+  -- The ring holds the last 1,024 changes (LOCK_RING in core/lock.h). Three
+  -- batches of 400 images each publish every image on its own (a batch
+  -- publishes "everything" only above half the ring), so 1,200 changes pass
+  -- while this store is not looking, and the oldest it has not seen is gone
+  -- from the ring. What shows that it then reloads everything: a record
+  -- another tool rewrote by rename, which no ring entry names. A catch-up
+  -- through the ring re-reads only the images the ring names and does not see
+  -- it (checked first, after a few changes); a full reload does.
+  it("catches up with more changes than the ring holds by reloading everything", function()
+    local watched = assert(st:create{ names = { "watched:1" } }).id
+    assert(st:create{ names = { "before:1" } })
+    local path = dir .. "/" .. watched .. "/images.json"
+    local record = helpers.read_json(path)
+    record.names = { "rewritten:1" }
+    helpers.write_file(dir .. "/" .. watched .. "/.new", helpers.encode_json(record))
+    assert(os.rename(dir .. "/" .. watched .. "/.new", path))
+    -- a few changes: caught up through the ring, the rewrite unseen
+    local g0 = st:generation()
+    in_child(dir, 'for i = 1, 10 do assert(st:create{ names = { "few/" .. i .. ":1" } }) end')
+    assert.is_true(st:exists("few/10:1"))
+    assert.are.equal(g0 + 10, st:generation())
+    assert.are.equal(watched, st:lookup("watched:1"))
+    assert.is_false(st:exists("rewritten:1"))
+    -- more changes than the ring holds
+    local g1 = st:generation()
+    in_child(dir, [[
+      for n = 0, 2 do
+        assert(st:batch(function(b)
+          for i = 1, 400 do assert(b:create{ names = { "bulk/" .. (n * 400 + i) .. ":1" } }) end
+        end))
+      end
+      assert(st:delete("before:1"))
+    ]])
+    assert.are.equal(watched, st:lookup("rewritten:1"))
+    assert.are.equal(g1 + 1201, st:generation())
+    assert.is_true(st:generation() - g1 > 1024, "the ring did not overflow")
+    assert.is_false(st:exists("watched:1"))
+    assert.is_false(st:exists("before:1"))
+    assert.are.equal(1 + 10 + 1200, #st:images())
+    for i = 1, 1200 do
+      assert.is_true(st:exists("bulk/" .. i .. ":1"), "bulk/" .. i .. ":1")
+    end
+    assert.are.same({ "rewritten:1" }, st:get(watched).names)
   end)
 
   it("coordinates two stores in one process", function()

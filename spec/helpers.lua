@@ -1,6 +1,7 @@
 -- Helpers shared by the specs: temporary directories, fixture copies, file
--- access, a tree hash that proves "nothing on disk changed", random IDs and a
--- small base64 encoder for the big-data file name rule.
+-- access, a tree hash that proves "nothing on disk changed", random IDs, a
+-- small base64 encoder for the big-data file name rule, and the aimed kills
+-- of the random-kill specs.
 --
 -- Every directory made by tmpdir() is removed by cleanup(); a spec calls
 -- `after_each(helpers.cleanup)`.
@@ -289,6 +290,54 @@ function M.spawn_lua(script, ...)
   local args = { "timeout", "300", os.getenv("IMAGESTORE_LUA") or "lua5.4", q(script) }
   for _, a in ipairs({ ... }) do args[#args + 1] = q(tostring(a)) end
   return assert(io.popen(table.concat(args, " ") .. " 2>&1", "r"))
+end
+
+-- For the random-kill specs (resilience_spec, batch_spec). A child process
+-- stamps each progress line with system.monotime(), which is CLOCK_MONOTONIC
+-- and so one clock for every process: the parent knows when the child began
+-- an operation and, from earlier ones, how long such an operation takes.
+
+-- The median of a list of numbers; nil for an empty list.
+function M.median(list)
+  if #list == 0 then return nil end
+  local sorted = {}
+  for i, v in ipairs(list) do sorted[i] = v end
+  table.sort(sorted)
+  return sorted[(#sorted + 1) // 2]
+end
+
+-- How long kill(1) took to start (the shell's fork and exec), the last ones.
+local kill_delays = {}
+
+-- Sends SIGKILL to pid at a moment drawn uniformly from the `span` seconds
+-- after `began` (a system.monotime() reading, possibly another process's),
+-- starting kill(1) that much earlier than the moment as it usually takes to
+-- run; at once when that moment has passed. Returns whether kill(1)
+-- succeeded: false means the process was already gone.
+function M.kill_within(pid, began, span)
+  local system = require("system")
+  local wait = began + math.random() * span - (M.median(kill_delays) or 0) - system.monotime()
+  if wait > 0 then system.sleep(wait) end
+  local t0 = system.monotime()
+  local ok = os.execute("kill -9 " .. tostring(pid)) == true
+  table.insert(kill_delays, system.monotime() - t0)
+  if #kill_delays > 50 then table.remove(kill_delays, 1) end
+  return ok
+end
+
+-- Sends SIGKILL to pid the moment `path` exists, watched by a shell loop (a
+-- few microseconds a turn, and kill is a builtin: no fork between seeing the
+-- path and the signal). The process is reniced to 19 first, so that on a
+-- busy machine it yields its CPU to the watcher rather than the other way
+-- round. Gives up watching after `turns` turns and kills then. Returns
+-- whether kill(1) succeeded and whether the path had appeared.
+function M.kill_when_exists(pid, path, turns)
+  local watch = assert(io.popen(("renice -n 19 -p %d >/dev/null; i=0; "
+    .. "while [ ! -e %s ] && [ $i -lt %d ]; do i=$((i+1)); done; "
+    .. "kill -9 %d && echo killed; [ $i -lt %d ] && echo appeared"):format(pid, q(path), turns, pid, turns), "r"))
+  local out = watch:read("a")
+  watch:close()
+  return out:find("killed", 1, true) ~= nil, out:find("appeared", 1, true) ~= nil
 end
 
 -- busted's assertions (a spec's `assert`; this module's own global is Lua's)

@@ -322,12 +322,33 @@ describe("hooks", function()
     it("raises for malformed hooks given to open, and opens nothing", function()
       st:close()
       st = nil
-      assert.has_error(function() imagestore.open(dir, { hooks = { after = record } }) end,
-        "bad option 'hooks' (unknown hook kind 'after')")
-      assert.has_error(function() imagestore.open(dir, { hooks = { event = { 1 } } }) end,
-        "bad option 'hooks.event' (function expected, got number)")
-      assert.has_error(function() imagestore.open(dir, { hooks = "x" }) end,
-        "bad option 'hooks' (table expected, got string)")
+      collectgarbage("collect")
+      -- nothing opened: no descriptor on anything below root (the store's
+      -- directory, its lock file, the fresh path), the store's directory as
+      -- it was, and a directory that was not there still is not. (Not the
+      -- number of descriptors: other tests' garbage, collected at any time,
+      -- moves it both ways.)
+      local function fds_below(path)
+        local out = helpers.run("ls -l /proc/$PPID/fd")
+        local found = {}
+        for target in out:gmatch("-> ([^\n]+)") do
+          if target == path or target:sub(1, #path + 1) == path .. "/" then found[#found + 1] = target end
+        end
+        return found
+      end
+      local fresh = root .. "/fresh"
+      local before = helpers.tree_hash(dir)
+      assert.are.same({}, fds_below(root))
+      local function opens_nothing(opts, message)
+        assert.has_error(function() imagestore.open(dir, opts) end, message)
+        assert.has_error(function() imagestore.open(fresh, opts) end, message)
+        assert.are.same({}, fds_below(root), "open left a descriptor open")
+        assert.are.equal(before, helpers.tree_hash(dir))
+        assert.is_false(helpers.exists(fresh), "open made " .. fresh)
+      end
+      opens_nothing({ hooks = { after = record } }, "bad option 'hooks' (unknown hook kind 'after')")
+      opens_nothing({ hooks = { event = { 1 } } }, "bad option 'hooks.event' (function expected, got number)")
+      opens_nothing({ hooks = "x" }, "bad option 'hooks' (table expected, got string)")
     end)
 
     it("raises on a closed store", function()

@@ -323,7 +323,7 @@ describe("persistence", function()
   end)
 
   describe("load", function()
-    it("sees every change another handle makes, at its next call", function()
+    it("sees every change another handle makes, at its next call; load() re-reads what no handle announced", function()
       local other = assert(imagestore.open(dir))
       local id = create(st, { names = { "name-a" } }).id
       assert.are.equal(id, other:lookup("name-a"))
@@ -343,6 +343,24 @@ describe("persistence", function()
 
       succeeds(st:wipe())
       assert.are.same({}, other:images())
+
+      -- a record written by another tool (by rename, as iSulad and
+      -- containers/storage write theirs): no handle announced it, and
+      -- load() reads it, in both handles
+      local id3 = create(st, { names = { "name-c" }, metadata = "mine" }).id
+      assert.are.equal(id3, other:lookup("name-c"))
+      local record = helpers.read_json(record_path(id3))
+      record.names = { "name-d" }
+      record.metadata = "theirs"
+      helpers.write_file(dir .. "/" .. id3 .. "/.new", helpers.encode_json(record))
+      assert(os.rename(dir .. "/" .. id3 .. "/.new", record_path(id3)))
+      succeeds(other:load())
+      assert.are.equal(id3, other:lookup("name-d"))
+      assert.is_false(other:exists("name-c"))
+      assert.are.equal("theirs", other:metadata(id3))
+      succeeds(st:load())
+      assert.are.same(other:get(id3), st:get(id3))
+      assert.are.same({ id3 }, helpers.ids(st:images()))
       other:close()
     end)
 

@@ -110,8 +110,9 @@ describe("upkeep", function()
         local after = contents(dir)
         local have = {}
         for _, h in ipairs(after) do have[h] = (have[h] or 0) + 1 end
+        -- as many copies as before: a count of 0 is a lost copy, not one still there
         for _, h in ipairs(stored) do
-          assert.is_truthy(have[h], "lost a file with sha256 " .. h)
+          assert.is_true((have[h] or 0) > 0, "lost a file with sha256 " .. h)
           have[h] = have[h] - 1
         end
         assert.are.equal(CENTOS, st:lookup("imagehub.isulad.com/official/centos:latest"))

@@ -1101,7 +1101,7 @@ static void test_batch_abort(void)
 {
     const char *n2[] = {"batch/b:1"};
     image_storage_images img;
-    char *id = NULL;
+    char *id = NULL, *b_dir;
     int rc;
 
     if (!st_open)
@@ -1109,10 +1109,17 @@ static void test_batch_abort(void)
     check_ok(&st, image_store_batch_begin(&st), "batch_begin again");
     memset(&img, 0, sizeof(img));
     rc = st.create(ID_B, n2, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &st, &img);
+    check_ok(&st, rc, "create inside the batch that is then aborted");
+    check_str(img.id, ID_B, "that create gives the image");
     image_storage_images_clear(&img);
+    check(st.exists("batch/b:1", &st), "the batch sees the image it created, by name");
     check_ok(&st, st.delete(ID_A, &st), "delete inside a batch");
+    check(!st.exists(ID_A, &st), "the batch no longer sees the image it deleted");
     image_store_batch_abort(&st);
-    check(!st.exists(ID_B, &st), "abort forgets what the batch created");
+    check(!st.exists(ID_B, &st) && !st.exists("batch/b:1", &st), "abort forgets what the batch created");
+    b_dir = path_join(dir, ID_B);
+    check(!path_exists(b_dir), "abort leaves no directory of the image the batch created");
+    free(b_dir);
     check(st.exists(ID_A, &st), "abort brings back what the batch deleted");
     check(!other.exists(ID_B, &other) && other.exists(ID_A, &other), "another store saw nothing of it");
     rc = st.lookup("batch/a:1", &st, &id);
