@@ -515,34 +515,14 @@ static int rename_one(fs_txn *txn, fs_staged *s, image_error *err)
     return 0;
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* fsyncs every directory that a rename went into, each once. */
-/* fsyncs the directories the first `upto` items renamed into. */
+/* fsyncs the store directory once the first `upto` items are renamed: every
+ * rename of a transaction happens there (a file of an image directory is
+ * staged inside a copy of the whole directory, never renamed on its own). */
 static int sync_touched_dirs(fs_txn *txn, size_t upto, image_error *err)
 {
-    const char **dirs = malloc((upto + 1) * sizeof(char *));
-    size_t n = 0;
-    if (dirs == NULL)
-        return error_sys(err, ENOMEM, "malloc", txn->basepath);
-    bool base = false;
-    for (size_t i = 0; i < upto; i++) {
-        if (txn->items[i]->kind != FS_STAGE_FILE || txn->items[i]->dir[0] == '\0')
-            base = true;
-        else
-            dirs[n++] = txn->items[i]->dir;
-    }
-    qsort(dirs, n, sizeof(char *), compare_strings);
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (i == 0 || strcmp(dirs[i], dirs[i - 1]) != 0)
-            rc = sync_dir(txn->basefd, txn->basepath, dirs[i], err);
-    if (rc == 0 && base)
+    if (upto > 0)
         rc = sync_dir(txn->basefd, txn->basepath, "", err);
-    free(dirs);
     return rc;
 }
 
