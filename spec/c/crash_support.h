@@ -402,7 +402,8 @@ static inline void setup_standard(const char *dir)
 
 /* The standard store, damaged in every way repair() mends by writing: D's
  * manifest no longer what its record says, a file in B no record names, a
- * name (a:1) also held by E, a directory that is no image, a temp leftover. */
+ * name (a:1) also held by E, a directory that is no image, a subdirectory
+ * in A (moved out of A's own directory), a temp leftover. */
 static inline void setup_damaged(const char *dir)
 {
     char path[4096], other[4200];
@@ -415,6 +416,10 @@ static inline void setup_damaged(const char *dir)
     mkdir(path, 0700);
     snprintf(path, sizeof(path), "%s/junk/file", dir);
     write_file_at(path, "not an image", 12);
+    snprintf(path, sizeof(path), "%s/%s/stray", dir, A_ID);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/%s/stray/file", dir, A_ID);
+    write_file_at(path, "not a big-data file", 19);
     snprintf(path, sizeof(path), "%s/.tmp-00000000000000aa", dir);
     mkdir(path, 0700);
     snprintf(path, sizeof(path), "%s/.tmp-00000000000000aa/images.json", dir);
@@ -434,6 +439,18 @@ static inline void setup_damaged(const char *dir)
     if (rename(from, to) != 0)
         exit(2);
     rm_rf(other);
+}
+
+/* The standard store and a directory that is no image: all repair() does
+ * is move it to .quarantine (no record is rewritten after it). */
+static inline void setup_junk(const char *dir)
+{
+    char path[4096];
+    setup_standard(dir);
+    snprintf(path, sizeof(path), "%s/junk", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/junk/file", dir);
+    write_file_at(path, "not an image", 12);
 }
 
 #define MANY 70
@@ -615,6 +632,7 @@ static const scenario scenarios[] __attribute__((unused)) = {
     {"set_big_data (new key)", setup_standard, {{"set_big_data", s_new_big_data}}},
     {"save", setup_standard, {{"save", s_save}}},
     {"repair", setup_damaged, {{"repair", s_repair}}},
+    {"repair (quarantine only)", setup_junk, {{"repair", s_repair}}},
     {"batch", setup_standard, {{"batch", s_batch}}},
     {"sequence",
      setup_standard,
