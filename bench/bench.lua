@@ -5,7 +5,8 @@
 --   lua5.4 bench/bench.lua create DIR N [calls|image-batch|batch [CHUNK]]
 --   lua5.4 bench/bench.lua read   DIR N
 --     phases: open, open+list, images-per-image (the images() call of
---     open+list, per image table), lookup-name, lookup-id-prefix, by-digest,
+--     open+list, per image table), table-floor (the same tables built by a
+--     Lua constructor: Lua's own cost for them), lookup-name, lookup-id-prefix, by-digest,
 --     big-data-read, big-data-read-config, get (st:get by full ID: one image
 --     table per call; last, so that the phases before it run as they did)
 --   lua5.4 bench/bench.lua delete DIR N
@@ -108,6 +109,30 @@ local function create(dir, n, mode, chunk)
   st:close()
 end
 
+-- Builds n image-shaped tables as a Lua program would; the seconds it took.
+-- Strings are copied (sub(1)) so that each table owns new ones, as the
+-- binding's do; short ones are interned, as the binding's are.
+local function table_floor(w, n)
+  local sub, out = string.sub, {}
+  local created = "2026-12-02T10:00:00.123456789Z"
+  collectgarbage()
+  local t0 = now()
+  for i = 0, n - 1 do
+    local id, digest, name, key = sub(w.id[i], 1), sub(w.digest[i], 1), sub(w.name[i], 1),
+      sub(w.config_key[i], 1)
+    out[i + 1] = {
+      id = id, digest = digest, digests = { digest }, names = { name },
+      names_history = { name }, layer = nil, metadata = sub("{}", 1),
+      big_data_names = { "manifest", key },
+      big_data_sizes = { manifest = 249, [key] = 1500 },
+      big_data_digests = { manifest = digest, [key] = key },
+      created = sub(created, 1), loaded = sub(created, 1), size = nil, flags = {},
+      read_only = false,
+    }
+  end
+  return now() - t0
+end
+
 -- Each timed read phase starts with a full collection, so that it pays for
 -- its own garbage only, not for what the phase before left (the C driver
 -- frees each result before its next clock starts).
@@ -124,6 +149,12 @@ local function read(dir, n)
   report("open", n, t1 - t0, 1)
   report("open+list", n, t2 - t0, 1)
   report("images-per-image", n, t2 - t1, n)
+
+  -- Lua's own floor for such a table: the same shape (8 tables, 15 keys),
+  -- built by a Lua constructor from fresh copies of the strings an image
+  -- table holds, with no store or binding in the way.
+  local floor = table_floor(w, n)
+  report("table-floor", n, floor, n)
 
   local id, msg, code
   local names, ids, prefixes, digests = w.name, w.id, w.prefix, w.digest

@@ -29,29 +29,37 @@ out:
     return rc;
 }
 
+/* 1 for the characters of lowercase hex. */
+static const unsigned char lower_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
 bool is_lower_hex(const char *s, size_t len)
 {
+    const unsigned char *p = (const unsigned char *)s;
     size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        char c = s[n];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
+    if (len > 0) { /* exactly len hex characters, then the end */
+        while (n < len && lower_hex[p[n]])
+            n++;
+        return n == len && p[n] == '\0';
     }
-    return len == 0 ? n > 0 : n == len;
+    while (lower_hex[p[n]])
+        n++;
+    return n > 0 && p[n] == '\0';
 }
 
 bool digest_is_valid(const char *digest)
 {
-    static const struct {
-        const char *prefix;
-        size_t hex_len;
-    } algorithms[] = {{"sha256:", 64}, {"sha384:", 96}, {"sha512:", 128}};
-    for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++) {
-        size_t plen = strlen(algorithms[i].prefix);
-        if (strncmp(digest, algorithms[i].prefix, plen) == 0)
-            return is_lower_hex(digest + plen, algorithms[i].hex_len);
-    }
-    return false;
+    /* "sha" and a known size, then ':' and its hex */
+    if (digest[0] != 's' || digest[1] != 'h' || digest[2] != 'a')
+        return false;
+    const char *bits = digest + 3;
+    size_t hex_len = strncmp(bits, "256:", 4) == 0   ? 64
+                     : strncmp(bits, "384:", 4) == 0 ? 96
+                     : strncmp(bits, "512:", 4) == 0 ? 128
+                                                    : 0;
+    return hex_len > 0 && is_lower_hex(bits + 4, hex_len);
 }
 
 void base64_encode_into(char *out, const void *data, size_t len)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "digest.h"
 #include "error.h"
 #include "image_store.h"
 #include "test_support.h"
@@ -412,6 +413,41 @@ static void test_text_is_utf8(void)
     check(!text_is_utf8("\xc3\xa9", 1), "text_is_utf8 stops at len");
 }
 
+/* Digests: each algorithm's exact hex length, lowercase only, nothing after. */
+static void test_digest_is_valid(void)
+{
+    char hex[130], d[160];
+    memset(hex, 'a', sizeof(hex) - 1);
+    hex[sizeof(hex) - 1] = '\0';
+    static const struct {
+        const char *algorithm;
+        int hex_len;
+    } sizes[] = {{"sha256", 64}, {"sha384", 96}, {"sha512", 128}};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (int delta = -1; delta <= 1; delta++) {
+            snprintf(d, sizeof(d), "%s:%.*s", sizes[i].algorithm, sizes[i].hex_len + delta, hex);
+            check(digest_is_valid(d) == (delta == 0), "%s with %d hex is %s", sizes[i].algorithm,
+                  sizes[i].hex_len + delta, delta == 0 ? "valid" : "invalid");
+        }
+    static const char *const invalid[] = {
+        "", "s", "sh", "sha", "sha2", "sha256", "sha256:", "sha25:", "sha1:da39a3ee",
+        "SHA256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+        "sha256:" "0123456789abcdeg0123456789abcdef0123456789abcdef0123456789abcdef",
+        "sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde ",
+        "sha256 " "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "md5:0123456789abcdef0123456789abcdef",
+    };
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+        check(!digest_is_valid(invalid[i]), "digest \"%s\" is invalid", invalid[i]);
+    check(digest_is_valid("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+          "every hex digit is accepted");
+    check(is_lower_hex("0af9", 0) && !is_lower_hex("", 0) && !is_lower_hex("0aF9", 0),
+          "is_lower_hex with len 0: any length above 0, lowercase");
+    check(is_lower_hex("0af9", 4) && !is_lower_hex("0af9", 3) && !is_lower_hex("0af", 4),
+          "is_lower_hex with a length: exactly that many");
+}
+
 static void test_text_has_control(void)
 {
     check(!text_has_control("caf\xc3\xa9 ok"), "text_has_control: none");
@@ -636,6 +672,7 @@ static const test_case tests[] = {
     TEST_CASE(test_u0000_in_a_comment_parses),
     TEST_CASE(test_control_characters_escaped_in_why),
     TEST_CASE(test_text_is_utf8),
+    TEST_CASE(test_digest_is_valid),
     TEST_CASE(test_text_has_control),
     TEST_CASE(test_serializer_refuses_what_is_not_utf8),
     TEST_CASE(test_merge_unique_short_lists),
