@@ -54,12 +54,16 @@ LDFLAGS       =
 LIBFLAG       = -shared
 
 PKGS          = yajl libcrypto
+# The Lua module alone also reads tar archives (imagestore.tar, for imports).
+MOD_PKGS      = libarchive
 LUA_PC        = lua$(LUA_VERSION)
 # Empty means: ask pkg-config ($(LUA_PC)). Only headers: never -llua.
 LUA_INCDIR    =
 
 PKG_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+MOD_PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MOD_PKGS) 2>/dev/null)
+MOD_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(MOD_PKGS) 2>/dev/null)
 ifeq ($(strip $(LUA_INCDIR)),)
 LUA_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
 else
@@ -88,7 +92,8 @@ OBJDIR        = $(BUILDDIR)/obj
 
 CORE_SRCS    := $(sort $(wildcard core/*.c))
 CORE_OBJS     = $(CORE_SRCS:%.c=$(OBJDIR)/%.o)
-MOD_SRC       = lua/imagestore_core.c lua/imagestore_json.c lua/imagestore_lua_hooks.c
+MOD_SRC       = lua/imagestore_core.c lua/imagestore_json.c lua/imagestore_tar.c \
+                lua/imagestore_lua_hooks.c
 MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
 # A C program that embeds a store and a Lua state with hooks from a file.
 HOOK_HOST     = $(BUILDDIR)/examples/hook_host
@@ -164,8 +169,8 @@ tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(HOOK_HOST)
 
 # Fails early, with a hint, when a pkg-config dependency is missing.
 build-deps-ok:
-	@$(PKG_CONFIG) --exists $(PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC)) 2>/dev/null || { \
-	  echo "error: pkg-config cannot find $(PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC));" \
+	@$(PKG_CONFIG) --exists $(PKGS) $(MOD_PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC)) 2>/dev/null || { \
+	  echo "error: pkg-config cannot find $(PKGS) $(MOD_PKGS) $(if $(strip $(LUA_INCDIR)),,$(LUA_PC));" \
 	       "run 'make deps' (or scripts/ensure-deps)" >&2; exit 1; }
 
 # Hidden by default: the library exports what image_store.h marks IMAGE_STORE_API.
@@ -176,7 +181,7 @@ $(OBJDIR)/core/%.o: core/%.c | build-deps-ok
 $(OBJDIR)/lua/%.o: lua/%.c | build-deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -DIMAGESTORE_VERSION='"$(VERSION)"' -Icore \
-	    $(LUA_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	    $(LUA_CFLAGS) $(PKG_CFLAGS) $(MOD_PKG_CFLAGS) -c -o $@ $<
 
 $(OBJDIR)/spec/c/%.o: spec/c/%.c | build-deps-ok
 	@mkdir -p $(@D)
@@ -216,7 +221,7 @@ $(LIB_SO_LINK): | $(LIB_SO)
 $(MOD_SO): $(MOD_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LIBFLAG) -o $@ $(MOD_OBJ) $(LIB_A) -Wl,--exclude-libs,ALL \
-	    $(MOD_XLDFLAGS) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+	    $(MOD_XLDFLAGS) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS) $(MOD_PKG_LIBS)
 	@exports=$$(nm -D --defined-only $@ | awk 'NF == 3 { print $$3 }' | sort -u | tr '\n' ' '); \
 	if [ "$$exports" != "luaopen_imagestore_core " ]; then \
 	  echo "error: $@ must export exactly luaopen_imagestore_core, exports: $$exports" >&2; \

@@ -25,6 +25,7 @@
 #include "image_store.h"
 #include "imagestore_lua_hooks.h"
 #include "imagestore_json.h"
+#include "imagestore_tar.h"
 
 #ifndef IMAGESTORE_VERSION /* the Makefile passes its VERSION */
 #error "IMAGESTORE_VERSION must be defined (-DIMAGESTORE_VERSION=\"x.y.z\")"
@@ -1293,6 +1294,7 @@ LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
     luaL_newlibtable(L, core_funcs);
     set_named_funcs(L, core_funcs);
     imagestore_json_register(L);
+    imagestore_tar_register(L);
     lua_pushliteral(L, IMAGESTORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, IMAGESTORE_VERSION);
