@@ -331,6 +331,24 @@ int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_err
     return 0;
 }
 
+int check_image_files(int dirfd, const char *dir, const char *entry, const image_record *r,
+                      finding **out, size_t *len, image_error *err)
+{
+    scan sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.dirfd = dirfd;
+    sc.dir = dir;
+    sc.items = *out;
+    sc.len = sc.cap = *len;
+    struct stat st;
+    check_big_data(&sc, entry, r);
+    if (!sc.failed && fstatat(dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        check_files(&sc, entry, r);
+    *out = sc.items;
+    *len = sc.len;
+    return sc.failed ? error_sys(err, ENOMEM, "check", dir) : 0;
+}
+
 void findings_free(finding *findings, size_t len)
 {
     if (findings == NULL)

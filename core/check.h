@@ -37,6 +37,15 @@ int check_scan(int dirfd, const char *dir, finding **out, size_t *len, image_err
 struct image_record;
 int check_read_record(int dirfd, const char *dir, const char *id, struct image_record **out,
                       problem_kind *kind, const char **about, char *why, size_t why_len);
+/* The checks of one image directory, entry, against its record r when r
+ * comes from elsewhere (containers/storage keeps every record in one
+ * <dir>/images.json): big-data files missing or differing from r, and
+ * (when entry is a directory) entries that are not regular files or that r
+ * does not name. Appends to *out (*len items, malloc'd or NULL); 0, or an
+ * error when memory ran out (*out and *len still hold what was found). */
+int check_image_files(int dirfd, const char *dir, const char *entry,
+                      const struct image_record *r, finding **out, size_t *len,
+                      image_error *err);
 void findings_free(finding *findings, size_t len);
 /* The big-data key a file name stands for (verbatim or "=" + base64), or
  * NULL when it is not one; malloc'd. */

@@ -5,6 +5,9 @@
  * files (manifest, config, ...) sit beside it. Entries of <dir> whose name
  * starts with "." are the store's own (.imagestore.lock, .imagestore.snapshot,
  * .quarantine, .tmp-* leftovers) and are never loaded as images.
+ * containers/storage's layout (Podman, CRI-O, Buildah: every record in one
+ * <dir>/images.json, big data in <dir>/<id>/, its lock in <dir>/images.lock)
+ * opens read-only (see new_image_store()).
  *
  * Calling sequence
  *   image_store_t st;
@@ -162,7 +165,13 @@ typedef struct image_storage_images {
  * stable kind, and a sentence.
  * problems() (what open or load() skipped): "unparseable", "id-mismatch",
  * "no-record", "not-an-image", "not-a-directory", "unreadable",
- * "unsupported", "duplicate-name", "lock-file".
+ * "unsupported", "duplicate-name", "lock-file"; and, in the
+ * containers/storage layout, where the path is <dir>/images.json and the
+ * sentence names the element ("images.json[3]: ..."): "unparseable" (the
+ * file, or one element of its array), "unsupported", "no-record"
+ * (images.json is not a regular file), "duplicate-name" (the last image
+ * holding the name keeps it) and "duplicate-id" (an ID held again later in
+ * the array: the later record is loaded).
  * check(): those but "lock-file", and "not-a-file", "big-data-missing",
  * "big-data-size", "big-data-digest", "orphan-file", "temp-file".
  * repair(): "quarantined", "removed", "re-recorded", "dropped-big-data",
@@ -378,9 +387,10 @@ struct image_store {
      *
      * @param image_store the store
      * @return 0, or -1: IMAGE_STORE_EINVAL (inside a batch),
-     *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists),
-     *         IMAGE_STORE_ECORRUPT (a replaced directory's lock file is not a
-     *         regular file), IMAGE_STORE_ESYS (e.g. the directory is gone)
+     *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists, and the store
+     *         opened in our layout), IMAGE_STORE_ECORRUPT (a replaced
+     *         directory's lock file is not a regular file), IMAGE_STORE_ESYS
+     *         (e.g. the directory is gone)
      */
     int (*load)(image_store_t *image_store);
 
@@ -518,6 +528,17 @@ struct image_store {
 /**
  * Opens the store at dir and loads every record, under a shared lock.
  *
+ * Two layouts: ours (iSulad's, <dir>/<id>/images.json per image), and
+ * containers/storage's (Podman, CRI-O, Buildah), which a <dir>/images.json
+ * (of any file type) marks and which opens only readonly. A read-only store
+ * of that layout follows containers/storage's protocol: each call holds a
+ * shared fcntl lock on <dir>/images.lock while it runs, and re-reads
+ * images.json only when the lock file's last-writer token changed; a
+ * missing images.lock (never created) means no writer yet. Records that
+ * containers/storage would refuse or drop (a bad element of the array,
+ * IDs or names held twice), and an images.json that is not a JSON array
+ * or not a regular file, are problems(), not a failed open.
+ *
  * Unless readonly, a missing dir is created (mode 0700, with its missing
  * parents), and so is <dir>/.imagestore.lock. A read-only store refuses
  * every change and never writes. With daemon (and not readonly) this process
@@ -534,9 +555,11 @@ struct image_store {
  *        both cases
  * @return 0, or -1 with the error in image_store: IMAGE_STORE_EINVAL (dir
  *         NULL or ""), IMAGE_STORE_ENOTFOUND (readonly and dir missing),
- *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists: containers/storage's
- *         layout, left untouched), IMAGE_STORE_ECORRUPT (the lock file is
- *         not a regular file), IMAGE_STORE_ESYS (any errno, e.g. ENOTDIR;
+ *         IMAGE_STORE_ELAYOUT (<dir>/images.json exists and not readonly:
+ *         containers/storage's layout, left untouched), IMAGE_STORE_ECORRUPT
+ *         (the lock file, .imagestore.lock or images.lock, is not a regular
+ *         file), IMAGE_STORE_ESYS (any errno, e.g. ENOTDIR; EIO or EACCES
+ *         reading containers/storage's images.json;
  *         EDEADLK: this thread holds the lock through another store; ENOMEM,
  *         also when the store's own allocation failed)
  */
@@ -589,7 +612,9 @@ IMAGE_STORE_API const char *image_store_error_message(const image_store_t *image
  * <dir>/.imagestore.lock that every committed change, by any process, moves
  * forward. After a successful mutator (or batch commit), the token its own
  * write published, so successes across processes are ordered. It starts at
- * a random value when the lock file is made or restamped.
+ * a random value when the lock file is made or restamped. In the
+ * containers/storage layout: a number made from images.lock's last-writer
+ * token, which changes when the token does (it is not a count).
  *
  * @param image_store the store
  * @return the token; 0 for a closed store, and while the store has no
@@ -666,7 +691,9 @@ IMAGE_STORE_API void image_store_batch_abort(image_store_t *image_store);
 /**
  * Scans the disk under a shared lock (inside a batch: the batch's, and what
  * the batch staged is not seen) and lists what is wrong. Works on a
- * read-only store.
+ * read-only store. In the containers/storage layout: images.json read anew
+ * (its problems() kinds), each image's big data, and "no-record" for an
+ * image directory images.json has no record for.
  *
  * @param image_store the store
  * @param findings out: the list (not NULL, also when empty), released with

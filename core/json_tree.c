@@ -100,8 +100,60 @@ typedef struct tree_builder {
     yajl_val root;
     size_t max_depth;
     int failure;        /* why a callback stopped the parse: a JSON_TREE_* code */
-    const char *reason; /* with JSON_TREE_UNSUPPORTED */
+    const char *reason; /* with JSON_TREE_UNSUPPORTED, or JSON_TREE_INVALID (streaming) */
+    /* json_tree_each_element(): the root array's elements go to each */
+    json_element_fn each;
+    void *each_ctx;
+    size_t index;           /* of the element being read */
+    size_t skipping;        /* containers still open in a bad element being skipped */
+    int bad_code;           /* why the element being read cannot be kept (0: it can) */
+    const char *bad_reason;
+    char too_deep[64];      /* DEPTH_REASON as an element counts its depth */
 } tree_builder;
+
+#define NOT_ARRAY_REASON "not a JSON array"
+#define NOT_UTF8_REASON "a string is not valid UTF-8"
+
+/* Streaming: hands the finished element (v, or NULL for a bad one) to each,
+ * then frees it; 1, or 0 to stop the parse. */
+static int element_done(tree_builder *tb, yajl_val v)
+{
+    int rc = tb->each(tb->each_ctx, tb->index++, v, v ? 0 : tb->bad_code,
+                      v ? NULL : tb->bad_reason);
+    yajl_tree_free(v);
+    tb->bad_code = 0;
+    tb->bad_reason = NULL;
+    if (rc == 0)
+        return 1;
+    tb->failure = rc;
+    return 0;
+}
+
+/* Streaming: the element being read cannot be kept (tb->bad_code): what is
+ * built of it is dropped and the rest skipped up to its end (opening: one
+ * container was about to open), where each hears of it; 1, or 0 to stop. */
+static int element_fails(tree_builder *tb, bool opening)
+{
+    if (tb->depth == 0) { /* not inside the root array at all */
+        tb->failure = JSON_TREE_INVALID;
+        tb->reason = NOT_ARRAY_REASON;
+        return 0;
+    }
+    for (; tb->depth > 1; tb->skipping++) {
+        tree_frame *f = &tb->stack[--tb->depth];
+        free(f->key);
+        yajl_tree_free(f->v);
+    }
+    tb->skipping += opening;
+    return tb->skipping > 0 ? 1 : element_done(tb, NULL);
+}
+
+/* After a callback's allocation came back NULL: a streamed element that
+ * cannot be kept goes on (element_fails()), anything else stops. */
+static int text_failed(tree_builder *tb)
+{
+    return tb->failure == 0 && tb->bad_code != 0 ? element_fails(tb, false) : 0;
+}
 
 static yajl_val tree_node(tree_builder *tb, yajl_type type)
 {
@@ -120,9 +172,17 @@ static int tree_add(tree_builder *tb, yajl_val v)
     if (v == NULL)
         return 0;
     if (tb->depth == 0) {
+        if (tb->each != NULL && !YAJL_IS_ARRAY(v) && !YAJL_IS_NULL(v)) {
+            yajl_tree_free(v);
+            tb->failure = JSON_TREE_INVALID;
+            tb->reason = NOT_ARRAY_REASON;
+            return 0;
+        }
         tb->root = v;
         return 1;
     }
+    if (tb->each != NULL && tb->depth == 1)
+        return element_done(tb, v);
     tree_frame *f = &tb->stack[tb->depth - 1];
     yajl_val c = f->v;
     bool array = YAJL_IS_ARRAY(c);
@@ -157,10 +217,18 @@ static int tree_add(tree_builder *tb, yajl_val v)
     return 1;
 }
 
-/* A malloc'd copy of a decoded string; NULL with tb->failure set. */
+/* A malloc'd copy of a decoded string; NULL with tb->failure set, or,
+ * streaming, with tb->bad_code for text the element cannot keep (yajl does
+ * not check UTF-8 then: a bad string costs only its element). */
 static char *tree_text(tree_builder *tb, const unsigned char *s, size_t len)
 {
-    if (memchr(s, '\0', len) != NULL) { /* prescan() refuses these first */
+    bool nul = memchr(s, '\0', len) != NULL; /* unless streaming, prescan() refuses these first */
+    if (tb->each != NULL && (nul || !text_is_utf8((const char *)s, len))) {
+        tb->bad_code = nul ? JSON_TREE_UNSUPPORTED : JSON_TREE_INVALID;
+        tb->bad_reason = nul ? NUL_ESCAPE_REASON : NOT_UTF8_REASON;
+        return NULL;
+    }
+    if (nul) {
         tb->failure = JSON_TREE_UNSUPPORTED;
         tb->reason = NUL_ESCAPE_REASON;
         return NULL;
@@ -177,23 +245,28 @@ static char *tree_text(tree_builder *tb, const unsigned char *s, size_t len)
 
 static int tree_null(void *ctx)
 {
-    return tree_add(ctx, tree_node(ctx, yajl_t_null));
+    tree_builder *tb = ctx;
+    return tb->skipping > 0 || tree_add(tb, tree_node(tb, yajl_t_null));
 }
 
 static int tree_boolean(void *ctx, int value)
 {
-    return tree_add(ctx, tree_node(ctx, value ? yajl_t_true : yajl_t_false));
+    tree_builder *tb = ctx;
+    return tb->skipping > 0 || tree_add(tb, tree_node(tb, value ? yajl_t_true : yajl_t_false));
 }
 
 /* Keeps the text, with the integer and double readings yajl_tree gives. */
 static int tree_number(void *ctx, const char *s, size_t len)
 {
+    tree_builder *tb = ctx;
+    if (tb->skipping > 0)
+        return 1;
     yajl_val v = tree_node(ctx, yajl_t_number);
     if (v == NULL)
         return 0;
     if ((v->u.number.r = tree_text(ctx, (const unsigned char *)s, len)) == NULL) {
         free(v);
-        return 0;
+        return text_failed(tb);
     }
     char *end;
     errno = 0;
@@ -213,12 +286,15 @@ static int tree_number(void *ctx, const char *s, size_t len)
 
 static int tree_string(void *ctx, const unsigned char *s, size_t len)
 {
+    tree_builder *tb = ctx;
+    if (tb->skipping > 0)
+        return 1;
     yajl_val v = tree_node(ctx, yajl_t_string);
     if (v == NULL)
         return 0;
     if ((v->u.string = tree_text(ctx, s, len)) == NULL) {
         free(v);
-        return 0;
+        return text_failed(tb);
     }
     return tree_add(ctx, v);
 }
@@ -226,14 +302,30 @@ static int tree_string(void *ctx, const unsigned char *s, size_t len)
 static int tree_key(void *ctx, const unsigned char *s, size_t len)
 {
     tree_builder *tb = ctx;
+    if (tb->skipping > 0)
+        return 1;
     tree_frame *f = &tb->stack[tb->depth - 1];
     free(f->key); /* only set twice in a row after a failure */
     f->key = tree_text(tb, s, len);
-    return f->key != NULL;
+    return f->key != NULL || text_failed(tb);
 }
 
 static int tree_open(tree_builder *tb, yajl_type type)
 {
+    if (tb->skipping > 0) {
+        tb->skipping++;
+        return 1;
+    }
+    if (tb->each != NULL && tb->depth == 0 && type != yajl_t_array) {
+        tb->failure = JSON_TREE_INVALID;
+        tb->reason = NOT_ARRAY_REASON;
+        return 0;
+    }
+    if (tb->depth == tb->max_depth && tb->each != NULL) {
+        tb->bad_code = JSON_TREE_UNSUPPORTED;
+        tb->bad_reason = tb->too_deep;
+        return element_fails(tb, true);
+    }
     if (tb->depth == tb->max_depth) { /* prescan() refuses these first */
         tb->failure = JSON_TREE_UNSUPPORTED;
         tb->reason = "depth";
@@ -269,36 +361,43 @@ static int tree_start_array(void *ctx)
 static int tree_close(void *ctx)
 {
     tree_builder *tb = ctx;
+    if (tb->skipping > 0)
+        return --tb->skipping > 0 || element_done(tb, NULL);
     tree_frame f = tb->stack[--tb->depth];
     free(f.key); /* NULL in valid JSON */
     return tree_add(tb, f.v);
 }
 
-/* Parses json (len bytes) into *out; 0, or a JSON_TREE_* code with why. */
-static int tree_parse(parse_ctx *c, const char *json, size_t len, yajl_val *out)
+/* Parses json (len bytes) with the builder tb into *out; 0, or a
+ * JSON_TREE_* code with why. */
+static int tree_parse(parse_ctx *c, tree_builder *tb, const char *json, size_t len,
+                      yajl_val *out)
 {
     static const yajl_callbacks callbacks = {
         tree_null, tree_boolean, NULL, NULL, tree_number, tree_string, tree_start_map,
         tree_key, tree_close, tree_start_array, tree_close};
-    tree_builder tb = {NULL, 0, 0, NULL, c->max_depth, 0, NULL};
     *out = NULL;
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &tb);
+    yajl_handle h = yajl_alloc(&callbacks, NULL, tb);
     if (h == NULL)
         return nomem(c);
     yajl_config(h, yajl_allow_comments, 1);
+    if (tb->each != NULL) /* tree_text() checks each string, for its element alone */
+        yajl_config(h, yajl_dont_validate_strings, 1);
     yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
     int rc = 0;
     if (st == yajl_status_ok) {
-        *out = tb.root;
+        *out = tb->root;
     } else {
-        if (tb.failure == JSON_TREE_NOMEM) {
+        if (tb->failure == JSON_TREE_NOMEM) {
             rc = nomem(c);
-        } else if (tb.failure == JSON_TREE_UNSUPPORTED && strcmp(tb.reason, "depth") == 0) {
+        } else if (tb->failure == JSON_TREE_UNSUPPORTED && strcmp(tb->reason, "depth") == 0) {
             rc = fail_as(c, JSON_TREE_UNSUPPORTED, DEPTH_REASON, c->max_depth);
-        } else if (tb.failure == JSON_TREE_UNSUPPORTED) {
-            rc = fail_as(c, JSON_TREE_UNSUPPORTED, "%s", tb.reason);
+        } else if (tb->failure == JSON_TREE_UNSUPPORTED || tb->failure == JSON_TREE_INVALID) {
+            rc = fail_as(c, tb->failure, "%s", tb->reason);
+        } else if (tb->failure != 0) { /* each's own code */
+            rc = fail_as(c, tb->failure, "%s", "stopped");
         } else {
             unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
             if (msg == NULL) {
@@ -309,14 +408,14 @@ static int tree_parse(parse_ctx *c, const char *json, size_t len, yajl_val *out)
                 yajl_free_error(h, msg);
             }
         }
-        while (tb.depth > 0) {
-            tree_frame *f = &tb.stack[--tb.depth];
+        while (tb->depth > 0) {
+            tree_frame *f = &tb->stack[--tb->depth];
             free(f->key);
             yajl_tree_free(f->v);
         }
-        yajl_tree_free(tb.root);
+        yajl_tree_free(tb->root);
     }
-    free(tb.stack);
+    free(tb->stack);
     yajl_free(h);
     return rc;
 }
@@ -331,5 +430,21 @@ int json_tree_parse(yajl_val *out, const char *json, size_t len, size_t max_dept
         return fail_as(&c, JSON_TREE_INVALID, "%s", "not JSON: contains a NUL byte");
     if ((rc = prescan(&c, json, len)) != 0)
         return rc;
-    return tree_parse(&c, json, len, out);
+    tree_builder tb = {.max_depth = max_depth};
+    return tree_parse(&c, &tb, json, len, out);
+}
+
+int json_tree_each_element(const char *json, size_t len, size_t max_depth, json_element_fn fn,
+                           void *ctx, char *why, size_t why_len)
+{
+    parse_ctx c = {why, why_len, max_depth};
+    if (memchr(json, '\0', len) != NULL)
+        return fail_as(&c, JSON_TREE_INVALID, "%s", "not JSON: contains a NUL byte");
+    /* no prescan(): the builder refuses depth and \u0000 per element */
+    tree_builder tb = {.max_depth = max_depth + 1, .each = fn, .each_ctx = ctx};
+    snprintf(tb.too_deep, sizeof(tb.too_deep), DEPTH_REASON, max_depth);
+    yajl_val root;
+    int rc = tree_parse(&c, &tb, json, len, &root);
+    yajl_tree_free(root);
+    return rc;
 }

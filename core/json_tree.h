@@ -7,6 +7,12 @@
  * is quadratic wherever realloc copies), and running out of memory is told
  * apart from bad text. Comments are allowed, as yajl_tree_parse() allows
  * them.
+ *
+ * json_tree_each_element() reads a top-level array one element at a time
+ * (containers/storage's images.json): each element is built as a tree,
+ * handed over and freed, so memory holds one element's tree at a time; an
+ * element beyond the limits or holding a string that is not UTF-8 costs
+ * only itself. Linear in the text.
  */
 #ifndef IMAGE_JSON_TREE_H
 #define IMAGE_JSON_TREE_H
@@ -24,5 +30,21 @@ enum {
  * quotes of the text escaped for display). */
 int json_tree_parse(yajl_val *out, const char *json, size_t len, size_t max_depth, char *why,
                     size_t why_len);
+
+/* Called for element index of the array: with its tree (code 0; borrowed,
+ * freed after the call), or with NULL, a JSON_TREE_INVALID (a string not
+ * UTF-8) or JSON_TREE_UNSUPPORTED code and a sentence. Returns 0 to go on,
+ * or a JSON_TREE_* code that ends the parse with it. */
+typedef int (*json_element_fn)(void *ctx, size_t index, yajl_val element, int code,
+                               const char *why);
+
+/* Calls fn for each element of the array json holds, in order; max_depth
+ * counts an element's own nesting (the element itself is level 1). A
+ * top-level null is an array without elements. 0, or a JSON_TREE_* code
+ * with a sentence in why: JSON_TREE_INVALID for text that is not JSON or
+ * not an array (the elements before the fault have been handed over),
+ * JSON_TREE_NOMEM, or what fn returned. */
+int json_tree_each_element(const char *json, size_t len, size_t max_depth, json_element_fn fn,
+                           void *ctx, char *why, size_t why_len);
 
 #endif

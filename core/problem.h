@@ -29,6 +29,7 @@ typedef enum problem_kind {
     PROBLEM_UNREADABLE,       /* an I/O or permission error: the content is unknown */
     PROBLEM_UNSUPPORTED,      /* a record beyond this library's limits (too deep, \u0000) */
     PROBLEM_LOCK_FILE,        /* the lock file's header was broken (a read-only store) */
+    PROBLEM_DUPLICATE_ID,     /* containers/storage: an ID images.json holds again later */
     /* what repair did */
     PROBLEM_QUARANTINED,      /* moved to .quarantine */
     PROBLEM_REMOVED,          /* a temp file removed */

@@ -1000,12 +1000,21 @@ static int take_extras(parse_ctx *c, yajl_val root, image_record *r)
 
 int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len)
 {
-    parse_ctx c = {why, why_len};
     int rc;
     *out = NULL;
     yajl_val root;
     if ((rc = json_tree_parse(&root, json, len, RECORD_MAX_DEPTH, why, why_len)) != 0)
         return rc; /* JSON_TREE_* and RECORD_* codes are the same */
+    rc = record_from_tree(out, root, why, why_len);
+    yajl_tree_free(root);
+    return rc;
+}
+
+int record_from_tree(image_record **out, yajl_val root, char *why, size_t why_len)
+{
+    parse_ctx c = {why, why_len};
+    int rc = 0;
+    *out = NULL;
     image_record *r = record_new();
     if (r == NULL) {
         rc = nomem(&c);
@@ -1020,7 +1029,6 @@ int record_parse(image_record **out, const char *json, size_t len, char *why, si
         if (record_recompute_digests(r) != 0)
             rc = nomem(&c);
     }
-    yajl_tree_free(root);
     if (rc != 0) {
         record_free(r);
         return rc;

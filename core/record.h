@@ -81,6 +81,12 @@ enum {
  * code with a sentence in why: RECORD_INVALID, RECORD_UNSUPPORTED (nested
  * deeper than RECORD_MAX_DEPTH, or a string holding \u0000), RECORD_NOMEM. */
 int record_parse(image_record **out, const char *json, size_t len, char *why, size_t why_len);
+/* record_parse() of a parsed JSON value (a yajl_val, borrowed; anything but
+ * an object is RECORD_INVALID): what a caller that reads many records from
+ * one text uses. */
+struct yajl_val_s;
+int record_from_tree(image_record **out, struct yajl_val_s *root, char *why,
+                     size_t why_len);
 /* Serializes to malloc'd JSON text; 0, RECORD_INVALID when a string is not
  * UTF-8 (nothing unreadable is ever written), or RECORD_NOMEM. */
 int record_serialize(char **out, size_t *len, const image_record *r);

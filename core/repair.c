@@ -166,9 +166,11 @@ int image_store_check(image_store_t *image_store, image_store_problem **findings
     size_t n = 0;
     /* shared, so that no writer is half-way through while we look (a batch
      * already holds it exclusively) */
-    bool take = !s->in_batch;
+    bool take = !s->in_batch && s->layout == STORE_LAYOUT_ISULAD;
     int rc = take ? lock_acquire(&s->lock, false, s->dir, &s->err) : 0;
-    if (rc == 0) {
+    if (rc == 0 && s->layout == STORE_LAYOUT_CSTORAGE) {
+        rc = cstorage_check(s, &f, &n);
+    } else if (rc == 0) {
         rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
         if (take)
             lock_release(&s->lock);

@@ -126,6 +126,7 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
     image_store->state = s;
     s->dirfd = -1;
     s->lock.fd = -1;
+    s->cstorage.lock_fd = -1;
     s->daemon = daemon;
     s->readonly = readonly;
     index_init(&s->index);
@@ -158,15 +159,7 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         error_sys(&s->err, errno, "open", s->dir);
         return -1;
     }
-    /* Load under a shared lock, so no writer is half-way through. */
-    int rc = store_refuse_foreign_layout(s, s->dirfd);
-    if (rc == 0)
-        rc = lock_open(&s->lock, s->dirfd, s->dir, readonly, &s->err);
-    if (rc == 0 && (rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
-        s->seen_generation = lock_generation(&s->lock);
-        rc = store_load_all(s);
-        lock_release(&s->lock);
-    }
+    int rc = store_open_layout(s);
     if (rc == 0 && daemon && !readonly) { /* the daemon owns the store's upkeep */
         if (lock_acquire(&s->lock, true, s->dir, &s->err) == 0) {
             store_recover(s);

@@ -9,8 +9,11 @@
  *   store_write.c     the write operations, each one changeset
  *   store_read.c      the read operations
  *   store_changeset.c staging edited records and files, commit, swap into memory
- *   store_load.c      reading the whole store from disk into a fresh index
+ *   store_load.c      reading the whole store from disk into a fresh index,
+ *                     and which layout a directory holds
  *   store_sync.c      keeping up with other processes through the lock file
+ *   store_cstorage.c  the containers/storage layout (read-only): its
+ *                     images.json and its images.lock protocol
  *   repair.c          daemon recovery, check() and repair()
  * Every function here that can fail returns 0 or an IMAGE_STORE_E* code and
  * sets s->err.
@@ -32,11 +35,32 @@
 #include "problem.h"
 #include "record.h"
 
+/* The on-disk layout a store directory holds. Everything but loading and
+ * the lock protocol is shared: the index, resolving, reads, problems(). */
+typedef enum store_layout {
+    STORE_LAYOUT_ISULAD,   /* <dir>/<id>/images.json per image; ours */
+    STORE_LAYOUT_CSTORAGE, /* containers/storage: <dir>/images.json for all; read-only */
+} store_layout;
+
+/* containers/storage's last-writer token: the first bytes of images.lock,
+ * read under its lock (store_cstorage.c). */
+typedef struct cstorage_token {
+    enum { CSTORAGE_NO_LOCK_FILE, CSTORAGE_LOCK_UNREADABLE, CSTORAGE_TOKEN } state;
+    size_t len;
+    unsigned char bytes[64];
+} cstorage_token;
+
 struct image_store_state {
     char *dir;
     int dirfd;
     bool daemon;
     bool readonly;
+    store_layout layout;
+    struct {
+        int lock_fd;         /* images.lock while a call holds its lock, else -1 */
+        bool loaded;         /* memory reflects images.json as of `seen` */
+        cstorage_token seen;
+    } cstorage;
     image_index index;
     problem_list problems;    /* what the last load could not load */
     store_lock lock;
@@ -180,6 +204,15 @@ int store_read_record(store_state *s, const char *name, image_record **out, char
 int store_load_all(store_state *s);
 /* ELAYOUT when dirfd holds containers/storage's top-level images.json. */
 int store_refuse_foreign_layout(store_state *s, int dirfd);
+/* Which layout dirfd holds: containers/storage's when <dir>/images.json
+ * exists (as anything: reading it judges what it is), else ours. */
+int store_detect_layout(store_state *s, int dirfd, store_layout *layout);
+/* Opens the layout s->dirfd holds (s->dir, s->dirfd, s->readonly and
+ * s->daemon set; s->lock.fd -1) and loads it: ours under a shared lock of
+ * .imagestore.lock; containers/storage's only when readonly (else ELAYOUT),
+ * under its images.lock. What a constructor calls after opening the
+ * directory; the caller closes s->lock and s->dirfd when it fails. */
+int store_open_layout(store_state *s);
 /* load(): re-reads the disk from the directory's path. */
 int store_reload(store_state *s);
 
@@ -195,6 +228,8 @@ void store_publish_changes(store_state *s);
 /* EINVAL when called from inside one of the store's own hooks. */
 int store_refuse_in_hook(store_state *s);
 int store_begin_read(store_state *s);
+/* After the call a successful store_begin_read() began. */
+void store_end_read(store_state *s);
 int store_begin_write(store_state *s, const char *op);
 /* Publishes, refreshes the snapshot when stale, unlocks; 0 or -1 for rc. */
 int store_end_write(store_state *s, int rc);
@@ -214,14 +249,37 @@ int store_end_write(store_state *s, int rc);
         return store_end_write(s, (call));                                                               \
     } while (0)
 
-/* A reader: catch up if another process wrote, then run `call`. */
+/* A reader: catch up if another process wrote, run `call`, end the read
+ * (the containers/storage layout holds its lock for the whole call). */
 #define READ_OP(st, call)                                                                          \
     do {                                                                                           \
         STATE_OR_FAIL(st);                                                                         \
-        if (store_begin_read(s) != 0)                                                                    \
+        if (store_begin_read(s) != 0)                                                              \
             return -1;                                                                             \
-        return (call) == 0 ? 0 : -1;                                                               \
+        int read_rc_ = (call);                                                                     \
+        store_end_read(s);                                                                         \
+        return read_rc_ == 0 ? 0 : -1;                                                             \
     } while (0)
+
+/* ---- store_cstorage.c: the containers/storage layout, read-only ---- */
+
+/* Open: the lock protocol's state, then the first load (under the lock). */
+int cstorage_open(store_state *s);
+/* Takes images.lock's shared lock for one call and reloads images.json when
+ * its last-writer token changed (always, with force); held until
+ * cstorage_end_read(). */
+int cstorage_begin_read(store_state *s, bool force);
+void cstorage_end_read(store_state *s);
+/* Reads images.json into a fresh index (the lock held); replaces memory only
+ * on success. */
+int cstorage_load(store_state *s);
+/* load(): the directory re-opened as fd (owned: kept on success, closed on
+ * failure), everything re-read. */
+int cstorage_reload(store_state *s, int fd);
+/* check(): a fresh read of images.json and of the image directories (the
+ * lock held), as findings (check.h). */
+struct finding;
+int cstorage_check(store_state *s, struct finding **out, size_t *len);
 
 /* ---- store_members.c and repair.c ---- */
 

@@ -2,8 +2,9 @@
  * Loading: lists the store directory, reads every image record (from the
  * snapshot when it vouches for the file, otherwise from <id>/images.json),
  * and builds a fresh index; what cannot be loaded becomes a problem, never a
- * failed open. Also load() (re-reading from the directory's path) and the
- * problem list.
+ * failed open. Also which layout a directory holds and opening it, load()
+ * (re-reading from the directory's path) and the problem list. The
+ * containers/storage layout loads in store_cstorage.c.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -199,6 +200,8 @@ static int list_store(store_state *s, fs_dirent **out, size_t *len)
  * memory only on success. */
 int store_load_all(store_state *s)
 {
+    if (s->layout == STORE_LAYOUT_CSTORAGE)
+        return cstorage_load(s);
     loaded_state ls;
     memset(&ls, 0, sizeof(ls));
     index_init(&ls.index);
@@ -246,17 +249,52 @@ int store_load_all(store_state *s)
     return 0;
 }
 
-/* A containers/storage (Podman, CRI-O) images directory keeps every record
- * in one <dir>/images.json; iSulad's layout, ours, never has that file. */
-int store_refuse_foreign_layout(store_state *s, int dirfd)
+/* A containers/storage (Podman, CRI-O, Buildah) images directory keeps
+ * every record in one <dir>/images.json; iSulad's layout, ours, never has
+ * that file at its top. Whatever the entry is: a symlink or a FIFO there is
+ * still no record of ours, and reading it says what is wrong with it. */
+int store_detect_layout(store_state *s, int dirfd, store_layout *layout)
 {
     struct stat st;
+    *layout = STORE_LAYOUT_ISULAD;
     if (fstatat(dirfd, RECORD_FILE, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return errno == ENOENT ? 0 : error_sys(&s->err, errno, "stat", s->dir);
+    *layout = STORE_LAYOUT_CSTORAGE;
+    return 0;
+}
+
+/* This library writes only its own layout. */
+static int refuse_cstorage_writes(store_state *s)
+{
     return error_set(&s->err, IMAGE_STORE_ELAYOUT,
-                     "%s holds %s at its top: that is the containers/storage (Podman, CRI-O) "
-                     "layout, not an iSulad image store; it is left as it is",
+                     "%s holds %s at its top: that is the containers/storage (Podman, CRI-O, "
+                     "Buildah) layout, not an iSulad image store; open it readonly to read it "
+                     "(it is left as it is)",
                      s->dir, RECORD_FILE);
+}
+
+int store_refuse_foreign_layout(store_state *s, int dirfd)
+{
+    store_layout layout;
+    int rc = store_detect_layout(s, dirfd, &layout);
+    return rc != 0 || layout == STORE_LAYOUT_ISULAD ? rc : refuse_cstorage_writes(s);
+}
+
+int store_open_layout(store_state *s)
+{
+    int rc = store_detect_layout(s, s->dirfd, &s->layout);
+    if (rc != 0)
+        return rc;
+    if (s->layout == STORE_LAYOUT_CSTORAGE)
+        return s->readonly ? cstorage_open(s) : refuse_cstorage_writes(s);
+    /* Load under a shared lock, so no writer is half-way through. */
+    if ((rc = lock_open(&s->lock, s->dirfd, s->dir, s->readonly, &s->err)) == 0 &&
+        (rc = lock_acquire(&s->lock, false, s->dir, &s->err)) == 0) {
+        s->seen_generation = lock_generation(&s->lock);
+        rc = store_load_all(s);
+        lock_release(&s->lock);
+    }
+    return rc;
 }
 
 static bool same_file(int a, int b)
@@ -275,6 +313,8 @@ int store_reload(store_state *s)
     int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return error_sys(&s->err, errno, "open", s->dir);
+    if (s->layout == STORE_LAYOUT_CSTORAGE) /* stays so: without images.json, no images */
+        return cstorage_reload(s, fd);
     int old = s->dirfd, rc;
     store_lock lock = s->lock, fresh;
     bool replaced = !same_file(fd, old);

@@ -80,7 +80,9 @@ static bool m_exists(const char *id, const image_store_t *st)
     image_record *r;
     if (s == NULL || s->dirfd < 0 || store_begin_read(s) != 0)
         return false;
-    return store_resolve(s, id, &r) == 0;
+    bool found = store_resolve(s, id, &r) == 0;
+    store_end_read(s);
+    return found;
 }
 
 static int m_get(const char *id, const image_store_t *st, image_storage_images *image)

@@ -4,6 +4,7 @@
  * publishes the IDs it changed. A reader only compares the shared generation
  * counter with the one it has seen, and catches up under a shared lock when
  * they differ. The snapshot is rewritten when too little of it is current.
+ * A containers/storage directory has its own protocol (store_cstorage.c).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,6 +145,8 @@ int store_begin_read(store_state *s)
     if (store_refuse_in_hook(s) != 0)
         return -1;
     error_clear(&s->err);
+    if (s->layout == STORE_LAYOUT_CSTORAGE)
+        return cstorage_begin_read(s, false);
     if (s->lock.fd < 0 && s->readonly && !s->lock.degraded)
         return adopt_new_lock_file(s);
     if (lock_generation(&s->lock) == s->seen_generation)
@@ -156,6 +159,12 @@ int store_begin_read(store_state *s)
         lock_release(&s->lock);
     }
     return rc;
+}
+
+void store_end_read(store_state *s)
+{
+    if (s->layout == STORE_LAYOUT_CSTORAGE)
+        cstorage_end_read(s);
 }
 
 int store_begin_write(store_state *s, const char *op)
