@@ -156,7 +156,11 @@ typedef struct image_storage_images {
     int64_t size;            /* -1 when not recorded */
     image_flag *flags;       /* the record's "flags" object, or NULL */
     size_t flags_len;
-    bool read_only;          /* true when the store was opened read-only */
+    bool read_only;          /* true when the store was opened read-only, and
+                                for an image of an additional store */
+    char *store;             /* the additional store that holds the image, its
+                                directory as given to image_store_open(); NULL
+                                for an image of the store itself */
     void *internal_block;    /* private to the store: what holds the fields above
                                 (NULL: each field is its own malloc block) */
 } image_storage_images;
@@ -165,7 +169,9 @@ typedef struct image_storage_images {
  * stable kind, and a sentence.
  * problems() (what open or load() skipped): "unparseable", "id-mismatch",
  * "no-record", "not-an-image", "not-a-directory", "unreadable",
- * "unsupported", "duplicate-name", "lock-file"; and, in the
+ * "unsupported", "duplicate-name", "lock-file", and "additional-store" (an
+ * additional store that cannot be read now: path is its directory as given;
+ * its images are left out until it can be read again); and, in the
  * containers/storage layout, where the path is <dir>/images.json and the
  * sentence names the element ("images.json[3]: ..."): "unparseable" (the
  * file, or one element of its array), "unsupported", "no-record"
@@ -212,6 +218,9 @@ struct image_store {
      * @param image_store the store
      * @param image out, may be NULL: a copy of the new image, released with
      *        image_storage_images_clear(); on failure left as it was or zeroed
+     * With additional stores, an id that one of them holds copies that image
+     * up (see "Additional stores" below); reading it can then fail with its
+     * store's code ("cannot copy image <id> up from <dir>: <why>").
      * @return 0, or -1: IMAGE_STORE_EINVAL (bad ID, name, layer, metadata,
      *         digest or time, names NULL with names_len > 0, a name refused by
      *         the name hook), IMAGE_STORE_EEXIST (an image, or a directory
@@ -383,7 +392,8 @@ struct image_store {
      * have been replaced). Needed only after writers that do not use the lock
      * file (iSulad, containers/storage): this store's other calls see other
      * imagestore writers by themselves. Memory changes only on success;
-     * problems() is rebuilt.
+     * problems() is rebuilt. Additional stores are re-read too (one that
+     * fails becomes a problem, not a failure of load()).
      *
      * @param image_store the store
      * @return 0, or -1: IMAGE_STORE_EINVAL (inside a batch),
@@ -513,7 +523,9 @@ struct image_store {
      * What the last full read of the disk (open, load(), or a full reload
      * while catching up) skipped, and why (kinds: see image_store_problem).
      * After a daemon open, the sentence of each entry recovery tried to move
-     * ends "; moved to <path>" or "; not moved: <why>".
+     * ends "; moved to <path>" or "; not moved: <why>". Then, for each
+     * additional store in order, what its own load skipped, or one
+     * "additional-store" entry when it cannot be read now.
      *
      * @param image_store the store
      * @param problems out: the list (not NULL, also when empty), released
@@ -564,6 +576,81 @@ struct image_store {
  *         also when the store's own allocation failed)
  */
 IMAGE_STORE_API int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store);
+
+/* Additional stores (containers/storage's "additional image stores", which
+ * clusters keep on NFS so that every node sees the same images): read-only
+ * stores searched below the store itself. image_store_open() opens each one
+ * as new_image_store(false, true, dir, ...) would, in either layout it reads.
+ *
+ *   Lookups (get, lookup, exists, metadata, big_data*, big_data_names, and
+ *   every mutator's reference) resolve the reference in the store itself,
+ *   then in each additional store in order, each in full (full ID, name, the
+ *   name hook's candidates, repo@digest, ID prefix): the first store where it
+ *   finds an image answers, so a name or prefix there hides the same one
+ *   further down (containers/storage's order). A reference that is ambiguous
+ *   in one store is IMAGE_STORE_EAMBIGUOUS there and then (containers/storage
+ *   goes on to the next store instead). An image whose ID a store above
+ *   holds is hidden: found in a lower store by a name, it is skipped. The
+ *   big-data calls read the image that answered (containers/storage tries
+ *   the next stores for a missing key).
+ *   images() lists every image once, in ID order, the record of the highest
+ *   store that holds its ID; by_digest() likewise, the store's own images
+ *   first.
+ *   An image of an additional store has read_only true and store set. Every
+ *   mutator given a reference that only an additional store resolves fails
+ *   IMAGE_STORE_EREADONLY, "image <id> is in the read-only additional store
+ *   <dir>: cannot <op>" (containers/storage copies such an image up to change
+ *   its names; here that is create() with its ID). create() with the ID of an
+ *   image of an additional store copies it up, as containers/storage's
+ *   CreateImage does: what the call leaves unset (layer, metadata, the
+ *   created time, digest) is the lower image's, its big data and names
+ *   history are copied, and its names follow the given ones, taken from
+ *   images of this store that hold them. The copy then hides the lower image.
+ *   Names held below do not count as taken: create() and add_name() may
+ *   give them to images of this store, which then hide them.
+ *   Another process's changes to an additional store are seen at the next
+ *   call that consults it, as for the store itself (through its lock file;
+ *   load() re-reads the additional stores too).
+ *   An additional store that is missing, vanishes, is replaced by a
+ *   non-directory or cannot be read is an "additional-store" entry in
+ *   problems() (with the reason), and its images are absent; the open and
+ *   lookups that the store itself answers never fail for it. A later call
+ *   that consults it tries it again when its directory changed or a second
+ *   has passed (one stat() per call otherwise). problems() also lists what
+ *   each readable additional store's own load skipped.
+ *   check(), repair(), wipe(), save(), batches, hooks' events and the change
+ *   token act on the store itself only. The name hook also turns references
+ *   into candidates for the additional stores (it may run once per store
+ *   consulted). Two stores that name each other as additional and both
+ *   write can deadlock; do not set that up.
+ */
+
+/* How image_store_open() opens a store. All zero (or a NULL pointer):
+ * new_image_store(false, false, dir, ...). */
+typedef struct image_store_options {
+    bool daemon;                   /* this process does the upkeep (see new_image_store()) */
+    bool readonly;                 /* open read-only */
+    const char *const *additional; /* directories of additional stores, searched in this
+                                      order below this one; copied; NULL when
+                                      additional_len is 0 */
+    size_t additional_len;
+} image_store_options;
+
+/**
+ * Opens the store at dir as new_image_store() does, with options; with
+ * additional stores below it (see above).
+ *
+ * @param image_store out: filled in either way; call image_store_close() in
+ *        both cases
+ * @param dir the store's directory (copied; trailing '/' dropped)
+ * @param opts the options (copied); NULL: none
+ * @return 0, or -1 with the error in image_store: the codes of
+ *         new_image_store(), and IMAGE_STORE_EINVAL ("invalid additional
+ *         stores: NULL list", "invalid additional store directory #N:
+ *         empty"; checked before anything on disk is touched). An additional
+ *         store that cannot be opened never fails the open.
+ */
+IMAGE_STORE_API int image_store_open(image_store_t *image_store, const char *dir, const image_store_options *opts);
 
 /**
  * Releases everything the store holds. An open batch is discarded; a

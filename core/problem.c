@@ -27,6 +27,7 @@ const char *problem_kind_name(problem_kind kind)
         [PROBLEM_UNSUPPORTED] = "unsupported",
         [PROBLEM_LOCK_FILE] = "lock-file",
         [PROBLEM_DUPLICATE_ID] = "duplicate-id",
+        [PROBLEM_ADDITIONAL_STORE] = "additional-store",
         [PROBLEM_QUARANTINED] = "quarantined",
         [PROBLEM_REMOVED] = "removed",
         [PROBLEM_RE_RECORDED] = "re-recorded",

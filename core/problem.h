@@ -30,6 +30,7 @@ typedef enum problem_kind {
     PROBLEM_UNSUPPORTED,      /* a record beyond this library's limits (too deep, \u0000) */
     PROBLEM_LOCK_FILE,        /* the lock file's header was broken (a read-only store) */
     PROBLEM_DUPLICATE_ID,     /* containers/storage: an ID images.json holds again later */
+    PROBLEM_ADDITIONAL_STORE, /* an additional store cannot be read now (problems() only) */
     /* what repair did */
     PROBLEM_QUARANTINED,      /* moved to .quarantine */
     PROBLEM_REMOVED,          /* a temp file removed */

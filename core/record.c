@@ -1122,6 +1122,12 @@ static void public_into(packer *p, image_storage_images *out, const image_record
 
 int record_to_public(image_storage_images *out, const image_record *r, bool read_only)
 {
+    return record_to_public_at(out, r, read_only, NULL);
+}
+
+int record_to_public_at(image_storage_images *out, const image_record *r, bool read_only,
+                        const char *store)
+{
     memset(out, 0, sizeof(*out));
     /* One block holds every string and array; image_storage_images_clear()
      * frees it whole. Flags, rare, are allocated apart. */
@@ -1129,10 +1135,12 @@ int record_to_public(image_storage_images *out, const image_record *r, bool read
     image_storage_images scratch;
     memset(&scratch, 0, sizeof(scratch));
     public_into(&measure, &scratch, r);
+    pack_string(&measure, store);
     packer p = {malloc(measure.used), 0};
     if (p.base == NULL)
         return -1;
     public_into(&p, out, r);
+    out->store = pack_string(&p, store);
     out->internal_block = p.base;
     out->size = r->size;
     out->read_only = read_only;
@@ -1176,6 +1184,7 @@ void image_storage_images_clear(image_storage_images *img)
         free_strings(img->big_data_digests, img->big_data_names_len);
         free(img->created);
         free(img->loaded);
+        free(img->store);
     }
     memset(img, 0, sizeof(*img));
     img->size = -1;

@@ -104,6 +104,9 @@ image_record *record_clone(const image_record *r);
 /* Rebuilds digests (and digest unless explicit); 0 or -1 (allocation). */
 int record_recompute_digests(image_record *r);
 int record_to_public(image_storage_images *out, const image_record *r, bool read_only);
+/* record_to_public() of an image of the additional store `store` (NULL: none). */
+int record_to_public_at(image_storage_images *out, const image_record *r, bool read_only,
+                        const char *store);
 
 bool record_is_manifest_key(const char *key);
 big_data_item *record_find_big_data(const image_record *r, const char *key);

@@ -116,8 +116,9 @@ static void refresh_snapshot(store_state *s)
     s->err = saved;
 }
 
-int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store)
+int image_store_open(image_store_t *image_store, const char *dir, const image_store_options *opts)
 {
+    bool daemon = opts != NULL && opts->daemon, readonly = opts != NULL && opts->readonly;
     memset(image_store, 0, sizeof(*image_store));
     store_set_members(image_store);
     store_state *s = calloc(1, sizeof(*s));
@@ -141,6 +142,8 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
     size_t n = strlen(s->dir);
     while (n > 1 && s->dir[n - 1] == '/')
         s->dir[--n] = '\0';
+    if (store_layers_init(s, opts) != 0)
+        return -1;
     struct stat st;
     if (stat(s->dir, &st) != 0) {
         if (errno != ENOENT) {
@@ -174,7 +177,14 @@ int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *
         s->dirfd = -1;
         return -1;
     }
+    store_layers_open(s);
     return 0;
+}
+
+int new_image_store(bool daemon, bool readonly, const char *dir, image_store_t *image_store)
+{
+    image_store_options opts = {.daemon = daemon, .readonly = readonly};
+    return image_store_open(image_store, dir, &opts);
 }
 
 void image_store_close(image_store_t *image_store)
@@ -197,6 +207,7 @@ void image_store_close(image_store_t *image_store)
     str_list_free(&s->changed);
     index_free(&s->index, true);
     problem_list_free(&s->problems);
+    store_layers_close(s);
     free(s->dir);
     free(s);
     image_store->state = CLOSED_STATE;

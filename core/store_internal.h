@@ -14,6 +14,7 @@
  *   store_sync.c      keeping up with other processes through the lock file
  *   store_cstorage.c  the containers/storage layout (read-only): its
  *                     images.json and its images.lock protocol
+ *   store_layers.c    additional read-only stores below this one
  *   repair.c          daemon recovery, check() and repair()
  * Every function here that can fail returns 0 or an IMAGE_STORE_E* code and
  * sets s->err.
@@ -76,6 +77,8 @@ struct image_store_state {
     size_t stale;             /* records the snapshot does not vouch for */
     hook_slot hooks;
     image_error err;
+    struct store_layers *layers; /* additional stores (store_layers.c), or NULL */
+    bool ref_missed;             /* the last store_resolve() found nothing */
 };
 
 typedef struct image_store_state store_state;
@@ -167,6 +170,13 @@ void store_batch_names_free(store_state *s);
 int store_op_create(store_state *s, const char *id, const char **names, size_t names_len,
                     const char *layer, const char *metadata, timestamp time, const char *digest,
                     image_storage_images *out);
+/* create() of the image base of the additional store from (its ID): what the
+ * call leaves unset is base's, its big data and names history are copied,
+ * and its names follow the given ones, taken from their holders here. */
+int store_op_create_over(store_state *s, const char *id, const char **names, size_t names_len,
+                         const char *layer, const char *metadata, timestamp time,
+                         const char *digest, store_state *from, const image_record *base,
+                         image_storage_images *out);
 /* set_names (append false: replace) and add_name (append true). */
 int store_op_set_names(store_state *s, const char *ref, const char **names, size_t names_len,
                        bool append);
@@ -280,6 +290,37 @@ int cstorage_reload(store_state *s, int fd);
  * lock held), as findings (check.h). */
 struct finding;
 int cstorage_check(store_state *s, struct finding **out, size_t *len);
+/* ---- store_layers.c: additional read-only stores below this one ---- */
+
+/* Checks and copies opts' additional stores (before anything is opened);
+ * EINVAL, ESYS (ENOMEM). */
+int store_layers_init(store_state *s, const image_store_options *opts);
+/* Opens each additional store; what fails is a problem, never a failure. */
+void store_layers_open(store_state *s);
+void store_layers_close(store_state *s);
+/* load(): re-reads each additional store. */
+void store_layers_reload(store_state *s);
+/* A mutator's result: rc, or EREADONLY when rc is ENOTFOUND for ref and an
+ * additional store resolves it. */
+int store_layers_refuse(store_state *s, const char *op, const char *ref, int rc);
+/* create(): copies up an image an additional store holds with that ID. */
+int store_layers_create(store_state *s, const char *id, const char **names, size_t names_len,
+                        const char *layer, const char *metadata, timestamp time,
+                        const char *digest, image_storage_images *out);
+bool store_layers_exists(store_state *s, const char *ref);
+int store_layers_get(store_state *s, const char *ref, image_storage_images *image);
+int store_layers_lookup(store_state *s, const char *ref, char **id);
+int store_layers_images(store_state *s, image_storage_images **images, size_t *len);
+int store_layers_by_digest(store_state *s, const char *digest, image_storage_images **images,
+                           size_t *len);
+int store_layers_metadata(store_state *s, const char *ref, char **metadata);
+int store_layers_big_data(store_state *s, const char *ref, const char *key, char **data,
+                          size_t *len);
+int store_layers_big_data_size(store_state *s, const char *ref, const char *key, int64_t *size);
+int store_layers_big_data_digest(store_state *s, const char *ref, const char *key,
+                                 char **digest);
+int store_layers_big_data_names(store_state *s, const char *ref, char ***names, size_t *len);
+int store_layers_problems(store_state *s, image_store_problem **problems, size_t *len);
 
 /* ---- store_members.c and repair.c ---- */
 

@@ -1,7 +1,8 @@
 /*
  * The seed's member functions (iSulad's image module design, argument orders
  * as written there): each takes the store's lock discipline around one
- * operation of store_write.c or store_read.c. A writer holds the lock file
+ * operation of store_write.c or store_read.c (or, with additional stores,
+ * store_layers.c). A writer holds the lock file
  * exclusively, catches up with other processes, runs, then publishes what it
  * changed (WRITE_OP); a reader catches up only when another process wrote
  * (READ_OP).
@@ -10,32 +11,42 @@
 
 #include "store_internal.h"
 
+/* A mutator of an image by reference: with additional stores, one that only
+ * they resolve is EREADONLY (store_layers.c). */
+#define LAYERED_WRITE_OP(st, op, ref, call)                                                        \
+    WRITE_OP(st, op, store_layers_refuse(s, op, ref, (call)))
+
+/* A reader: the store itself, or the whole stack when it has additional
+ * stores. */
+#define LAYERED_READ_OP(st, call, layered) READ_OP(st, s->layers == NULL ? (call) : (layered))
+
 static int m_create(const char *id, const char **names, size_t names_len, const char *layer,
                     const char *metadata, timestamp time, const char *searchable_digest,
                     image_store_t *st, image_storage_images *image)
 {
     WRITE_OP(st, "create",
-             store_op_create(s, id, names, names_len, layer, metadata, time, searchable_digest, image));
+             store_layers_create(s, id, names, names_len, layer, metadata, time, searchable_digest,
+                                 image));
 }
 
 static int m_set_names(const char *id, const char **names, size_t names_len, image_store_t *st)
 {
-    WRITE_OP(st, "set_names", store_op_set_names(s, id, names, names_len, false));
+    LAYERED_WRITE_OP(st, "set_names", id, store_op_set_names(s, id, names, names_len, false));
 }
 
 static int m_add_name(const char *id, const char *name, image_store_t *st)
 {
-    WRITE_OP(st, "add_name", store_op_set_names(s, id, &name, 1, true));
+    LAYERED_WRITE_OP(st, "add_name", id, store_op_set_names(s, id, &name, 1, true));
 }
 
 static int m_remove_name(const char *id, const char *name, image_store_t *st)
 {
-    WRITE_OP(st, "remove_name", store_op_remove_name(s, id, name));
+    LAYERED_WRITE_OP(st, "remove_name", id, store_op_remove_name(s, id, name));
 }
 
 static int m_delete(const char *id, image_store_t *st)
 {
-    WRITE_OP(st, "delete", store_op_delete(s, id));
+    LAYERED_WRITE_OP(st, "delete", id, store_op_delete(s, id));
 }
 
 static int m_wipe(image_store_t *st)
@@ -45,7 +56,7 @@ static int m_wipe(image_store_t *st)
 
 static int m_set_loaded_time(const char *id, timestamp loaded, image_store_t *st)
 {
-    WRITE_OP(st, "set_loaded_time", store_op_set_loaded_time(s, id, loaded));
+    LAYERED_WRITE_OP(st, "set_loaded_time", id, store_op_set_loaded_time(s, id, loaded));
 }
 
 static int m_save(const image_store_t *st)
@@ -55,18 +66,18 @@ static int m_save(const image_store_t *st)
 
 static int m_set_metadata(image_store_t *st, const char *id, const char *metadata)
 {
-    WRITE_OP(st, "set_metadata", store_op_set_metadata(s, id, metadata));
+    LAYERED_WRITE_OP(st, "set_metadata", id, store_op_set_metadata(s, id, metadata));
 }
 
 static int m_set_size(image_store_t *st, const char *id, int64_t size)
 {
-    WRITE_OP(st, "set_size", store_op_set_size(s, id, size));
+    LAYERED_WRITE_OP(st, "set_size", id, store_op_set_size(s, id, size));
 }
 
 static int m_set_big_data_len(image_store_t *st, const char *id, const char *key,
                               const void *data, size_t len)
 {
-    WRITE_OP(st, "set_big_data", store_op_set_big_data(s, id, key, data, len));
+    LAYERED_WRITE_OP(st, "set_big_data", id, store_op_set_big_data(s, id, key, data, len));
 }
 
 static int m_set_big_data(image_store_t *st, const char *id, const char *key, const char *data)
@@ -80,48 +91,56 @@ static bool m_exists(const char *id, const image_store_t *st)
     image_record *r;
     if (s == NULL || s->dirfd < 0 || store_begin_read(s) != 0)
         return false;
-    bool found = store_resolve(s, id, &r) == 0;
+    bool found = s->layers == NULL ? store_resolve(s, id, &r) == 0 : store_layers_exists(s, id);
     store_end_read(s);
     return found;
 }
 
 static int m_get(const char *id, const image_store_t *st, image_storage_images *image)
 {
-    READ_OP(st, store_op_get(s, id, image));
+    LAYERED_READ_OP(st, store_op_get(s, id, image), store_layers_get(s, id, image));
 }
 
 static int m_lookup(const char *name, const image_store_t *st, char **id)
 {
-    READ_OP(st, store_op_lookup(s, name, id));
+    LAYERED_READ_OP(st, store_op_lookup(s, name, id), store_layers_lookup(s, name, id));
 }
 
 static int m_images(const image_store_t *st, image_storage_images **images, size_t *len)
 {
-    READ_OP(st, store_op_images(s, images, len));
+    LAYERED_READ_OP(st, store_op_images(s, images, len), store_layers_images(s, images, len));
 }
 
 static int m_by_digest(const image_store_t *st, const char *digest, image_storage_images **images,
                        size_t *len)
 {
-    READ_OP(st, store_op_by_digest(s, digest, images, len));
+    LAYERED_READ_OP(st, store_op_by_digest(s, digest, images, len),
+                    store_layers_by_digest(s, digest, images, len));
 }
 
 static int m_load(image_store_t *st)
 {
     STATE_OR_FAIL(st);
     error_clear(&s->err);
-    return store_reload(s) == 0 ? 0 : -1;
+    int rc = store_reload(s);
+    if (s->layers != NULL) {
+        image_error kept = s->err;
+        store_layers_reload(s);
+        s->err = kept;
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 static int m_metadata(const image_store_t *st, const char *id, char **metadata)
 {
-    READ_OP(st, store_op_metadata(s, id, metadata));
+    LAYERED_READ_OP(st, store_op_metadata(s, id, metadata), store_layers_metadata(s, id, metadata));
 }
 
 static int m_big_data_len(const image_store_t *st, const char *id, const char *key, char **data,
                           size_t *len)
 {
-    READ_OP(st, store_op_big_data(s, id, key, data, len));
+    LAYERED_READ_OP(st, store_op_big_data(s, id, key, data, len),
+                    store_layers_big_data(s, id, key, data, len));
 }
 
 static int m_big_data(const image_store_t *st, const char *id, const char *key, char **data)
@@ -132,23 +151,27 @@ static int m_big_data(const image_store_t *st, const char *id, const char *key, 
 
 static int m_big_data_size(const image_store_t *st, const char *id, const char *key, int64_t *size)
 {
-    READ_OP(st, store_op_big_data_size(s, id, key, size));
+    LAYERED_READ_OP(st, store_op_big_data_size(s, id, key, size),
+                    store_layers_big_data_size(s, id, key, size));
 }
 
 static int m_big_data_digest(const image_store_t *st, const char *id, const char *key,
                              char **digest)
 {
-    READ_OP(st, store_op_big_data_digest(s, id, key, digest));
+    LAYERED_READ_OP(st, store_op_big_data_digest(s, id, key, digest),
+                    store_layers_big_data_digest(s, id, key, digest));
 }
 
 static int m_big_data_names(const image_store_t *st, const char *id, char ***names, size_t *len)
 {
-    READ_OP(st, store_op_big_data_names(s, id, names, len));
+    LAYERED_READ_OP(st, store_op_big_data_names(s, id, names, len),
+                    store_layers_big_data_names(s, id, names, len));
 }
 
 static int m_problems(const image_store_t *st, image_store_problem **problems, size_t *len)
 {
-    READ_OP(st, store_op_problems(s, problems, len));
+    LAYERED_READ_OP(st, store_op_problems(s, problems, len),
+                    store_layers_problems(s, problems, len));
 }
 
 void store_set_members(image_store_t *st)

@@ -102,6 +102,7 @@ int store_resolve(store_state *s, const char *ref, image_record **out)
 {
     image_record *r;
     *out = NULL;
+    s->ref_missed = false;
     if (ref == NULL)
         return error_set(&s->err, IMAGE_STORE_EINVAL, "invalid image reference: NULL");
     if ((r = strmap_get(&s->index.by_id, ref)) != NULL ||
@@ -129,6 +130,7 @@ int store_resolve(store_state *s, const char *ref, image_record **out)
             return 0;
         }
     }
+    s->ref_missed = true;
     return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image not found: \"%s\"", ref);
 }
 

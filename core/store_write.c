@@ -98,9 +98,80 @@ static int random_id(store_state *s, char out[65])
     return 0;
 }
 
-int store_op_create(store_state *s, const char *id, const char **names, size_t names_len,
-                     const char *layer, const char *metadata, timestamp time,
-                     const char *digest, image_storage_images *out)
+/* An image copied up from an additional store (store_op_create_over). */
+typedef struct copy_up {
+    store_state *from;
+    const image_record *base;
+} copy_up;
+
+static int copy_up_error(store_state *s, const copy_up *up)
+{
+    int rc = error_set(&s->err, up->from->err.code, "cannot copy image %s up from %s: %s",
+                       up->base->id, up->from->dir, up->from->err.message);
+    s->err.sys_errno = up->from->err.sys_errno;
+    return rc;
+}
+
+/* Fills the new image c->next with what the call left unset, the big data,
+ * names history and names of up->base; its names are taken from their
+ * holders here. */
+static int take_base(store_state *s, changeset *cs, change *c, const copy_up *up, bool now,
+                     bool have_layer, bool have_digest)
+{
+    image_record *r = c->next;
+    const image_record *base = up->base;
+    str_list extra = {NULL, 0, 0};
+    int rc = 0;
+    if ((!have_layer && base->layer && (r->layer = strdup(base->layer)) == NULL) ||
+        (r->metadata == NULL && base->metadata && (r->metadata = strdup(base->metadata)) == NULL))
+        return oom(s);
+    if (now && base->created != NULL) {
+        free(r->created);
+        if ((r->created = strdup(base->created)) == NULL)
+            return oom(s);
+    }
+    if (!have_digest && base->digest_explicit) {
+        if ((r->digest = strdup(base->digest)) == NULL)
+            return oom(s);
+        r->digest_explicit = true;
+    }
+    if (str_list_merge_unique(&r->names_history, &base->names_history, NULL) != 0)
+        return oom(s);
+    for (size_t i = 0; i < base->names.len && rc == 0; i++)
+        if (!str_list_contains(&r->names, base->names.items[i]) &&
+            str_list_append(&extra, base->names.items[i]) != 0)
+            rc = oom(s);
+    if (rc == 0)
+        rc = steal_names(s, cs, c, &extra);
+    for (size_t i = 0; i < extra.len && rc == 0; i++)
+        if (str_list_append(&r->names, extra.items[i]) != 0)
+            rc = oom(s);
+    str_list_free(&extra);
+    for (size_t i = 0; i < base->big_data_len && rc == 0; i++) {
+        const big_data_item *item = &base->big_data[i];
+        char file[256], digest[72], *data = NULL;
+        size_t len = 0;
+        if ((rc = store_check_key(s, item->name, file)) != 0)
+            break;
+        if (store_op_big_data(up->from, base->id, item->name, &data, &len) != 0) {
+            rc = copy_up_error(s, up);
+            break;
+        }
+        if (item->digest == NULL && digest_sha256(digest, data, len) != 0)
+            rc = error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
+        else if (record_set_big_data(r, item->name, (int64_t)len,
+                                     item->digest ? item->digest : digest) == NULL)
+            rc = oom(s);
+        else
+            rc = change_stage_file(s, cs, c, file, data, len);
+        free(data);
+    }
+    return rc;
+}
+
+static int create_image(store_state *s, const char *id, const char **names, size_t names_len,
+                        const char *layer, const char *metadata, timestamp time,
+                        const char *digest, const copy_up *up, image_storage_images *out)
 {
     char generated[65];
     int rc;
@@ -124,7 +195,8 @@ int store_op_create(store_state *s, const char *id, const char **names, size_t n
                          "invalid digest \"%s\": want sha256:<64 hex>, sha384:<96 hex> or "
                          "sha512:<128 hex>",
                          digest);
-    if (time.seconds == IMAGE_TIME_NOW.seconds)
+    bool now = time.seconds == IMAGE_TIME_NOW.seconds;
+    if (now)
         time = timestamp_now();
     if ((rc = store_check_time(s, time)) != 0)
         return rc;
@@ -162,13 +234,23 @@ int store_op_create(store_state *s, const char *id, const char **names, size_t n
     r->loaded = store_format_time(timestamp_now());
     failed = r->id == NULL || (layer && layer[0] && r->layer == NULL) ||
              (metadata && r->metadata == NULL) || (r->digest_explicit && r->digest == NULL) ||
-             r->created == NULL || r->loaded == NULL || prepend_history(r, &r->names) != 0 ||
-             record_recompute_digests(r) != 0;
+             r->created == NULL || r->loaded == NULL;
     if (failed) {
         rc = oom(s);
         goto out;
     }
+    if (up != NULL && (rc = take_base(s, &cs, c, up, now, layer && layer[0],
+                                      digest && digest[0])) != 0)
+        goto out;
+    if (prepend_history(r, &r->names) != 0 || record_recompute_digests(r) != 0) {
+        rc = oom(s);
+        goto out;
+    }
     if ((rc = fire_created(s, r)) != 0)
+        goto out;
+    for (size_t i = 1; i < cs.len && rc == 0; i++) /* who lost a name to the copy */
+        rc = fire_renamed(s, changeset_at(&cs, i)->old, changeset_at(&cs, i)->next);
+    if (rc != 0)
         goto out;
     if (out != NULL && record_to_public(out, r, s->readonly) != 0) {
         rc = oom(s);
@@ -181,6 +263,22 @@ out:
     str_list_free(&unique);
     changeset_free(&cs);
     return rc;
+}
+
+int store_op_create(store_state *s, const char *id, const char **names, size_t names_len,
+                    const char *layer, const char *metadata, timestamp time, const char *digest,
+                    image_storage_images *out)
+{
+    return create_image(s, id, names, names_len, layer, metadata, time, digest, NULL, out);
+}
+
+int store_op_create_over(store_state *s, const char *id, const char **names, size_t names_len,
+                         const char *layer, const char *metadata, timestamp time,
+                         const char *digest, store_state *from, const image_record *base,
+                         image_storage_images *out)
+{
+    copy_up up = {from, base};
+    return create_image(s, id, names, names_len, layer, metadata, time, digest, &up, out);
 }
 
 /* set_names (replace) and add_name (append) share this. */

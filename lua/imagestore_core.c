@@ -445,12 +445,12 @@ static void push_flag(lua_State *L, const image_flag *f)
 enum image_key {
     K_ID, K_DIGEST, K_DIGESTS, K_NAMES, K_NAMES_HISTORY, K_LAYER, K_METADATA,
     K_BIG_DATA_NAMES, K_BIG_DATA_SIZES, K_BIG_DATA_DIGESTS, K_CREATED, K_LOADED,
-    K_SIZE, K_FLAGS, K_READ_ONLY, K_COUNT
+    K_SIZE, K_FLAGS, K_READ_ONLY, K_STORE, K_COUNT
 };
 static const char *const image_keys[K_COUNT] = {
     "id", "digest", "digests", "names", "names_history", "layer", "metadata",
     "big_data_names", "big_data_sizes", "big_data_digests", "created", "loaded",
-    "size", "flags", "read_only",
+    "size", "flags", "read_only", "store",
 };
 #define IMAGE_KEYS 3 /* upvalue of image_keys[0]: after the name and the getter */
 
@@ -566,6 +566,11 @@ static void push_image(lua_State *L, const image_storage_images *img)
     push_key(L, K_READ_ONLY);
     lua_pushboolean(L, img->read_only);
     lua_rawset(L, t);
+    if (img->store != NULL) { /* an image of an additional store */
+        push_key(L, K_STORE);
+        lua_pushstring(L, img->store);
+        lua_rawset(L, t);
+    }
     lua_settop(L, t);
 }
 
@@ -588,14 +593,50 @@ static bool opt_boolean(lua_State *L, int idx, const char *key)
     return lua_toboolean(L, idx);
 }
 
+/* The "additional" option (at idx): a list of directories, into a C array
+ * kept alive as a userdata on the stack; its length in *n. Raises unless it
+ * is a list of strings. */
+static const char **opt_additional(lua_State *L, int idx, size_t *n)
+{
+    const char **dirs;
+    lua_Integer count = 0;
+    size_t i;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "bad option 'additional' (table expected, got %s)", luaL_typename(L, idx));
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        count++;
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1)
+            luaL_error(L, "bad option 'additional' (list of strings expected, got key '%s')",
+                       luaL_tolstring(L, -2, NULL));
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad option 'additional' (string expected at [%d], got %s)",
+                       (int)lua_tointeger(L, -2), luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    *n = (size_t)count;
+    dirs = lua_newuserdatauv(L, (*n + 1) * sizeof(*dirs), 0);
+    for (i = 0; i < *n; i++) {
+        if (lua_rawgeti(L, idx, (lua_Integer)(i + 1)) != LUA_TSTRING)
+            luaL_error(L, "bad option 'additional' (list of strings expected, got a table with "
+                          "holes)");
+        dirs[i] = lua_tostring(L, -1); /* the option table keeps the string alive */
+        lua_pop(L, 1);
+    }
+    return dirs;
+}
+
 /* core.open(dir [, opts]) --> store | nil, message, code */
 static int core_open(lua_State *L)
 {
-    size_t len;
+    size_t len, i;
     const char *dir = check_string(L, 1, &len);
-    bool readonly = false, daemon = false;
+    bool readonly = false, daemon = false, additional = false;
+    image_store_options opts;
     lstore *s;
     int rc;
+
+    memset(&opts, 0, sizeof opts);
 
     if (!lua_isnoneornil(L, 2)) {
         check_type(L, 2, LUA_TTABLE);
@@ -606,13 +647,31 @@ static int core_open(lua_State *L)
                 readonly = opt_boolean(L, -1, key);
             else if (key != NULL && strcmp(key, "daemon") == 0)
                 daemon = opt_boolean(L, -1, key);
+            else if (key != NULL && strcmp(key, "additional") == 0)
+                additional = true;
             else
                 luaL_error(L, "unknown option '%s'", luaL_tolstring(L, -2, NULL));
             lua_pop(L, 1);
         }
     }
+    lua_settop(L, 2);
+    if (additional) {
+        lua_getfield(L, 2, "additional"); /* 3: the list, 4: the C array */
+        opts.additional = opt_additional(L, 3, &opts.additional_len);
+    }
     if (has_nul(dir, len))
         return push_invalid(L, "store directory", dir, len, "contains a NUL byte");
+    for (i = 0; i < opts.additional_len; i++) {
+        size_t n;
+        lua_rawgeti(L, 3, (lua_Integer)(i + 1));
+        lua_tolstring(L, -1, &n);
+        if (has_nul(opts.additional[i], n))
+            return push_invalid(L, "additional store directory", opts.additional[i], n,
+                                "contains a NUL byte");
+        lua_pop(L, 1);
+    }
+    opts.daemon = daemon;
+    opts.readonly = readonly;
 
     s = lua_newuserdatauv(L, sizeof *s, 2);
     memset(s, 0, sizeof *s);
@@ -628,7 +687,7 @@ static int core_open(lua_State *L)
     box_push_new(L); /* the store's box (box_new) */
     lua_setiuservalue(L, -2, 2);
 
-    rc = new_image_store(daemon, readonly, dir, &s->st);
+    rc = image_store_open(&s->st, dir, &opts);
     s->open = true; /* the userdata owns the store: a raise lets __gc close it */
     if (rc != 0) {
         push_store_error(L, s); /* copies the message before closing */

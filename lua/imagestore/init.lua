@@ -61,7 +61,8 @@ local function hook_list(hooks)
 end
 
 --- open(dir [, opts]) --> store | nil, message, code
--- opts: readonly, daemon (see imagestore.core), and
+-- opts: readonly, daemon, additional = {dir2, dir3, ...} (read-only stores
+-- searched below this one; see imagestore.core), and
 --   naming = imagestore.naming.policy{...}   names follow that policy
 --   hooks  = { name = fn | {fn...}, event = fn | {fn...} }
 -- The policy's name hook runs before the hooks given here, so they see

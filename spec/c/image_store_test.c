@@ -338,6 +338,210 @@ static void test_open_below_a_regular_file_fails(void)
     free(file);
 }
 
+/* ---- image_store_open() and additional stores (tmp/layers-*) -------------- */
+
+/* A plain store at path holding image id with name and a manifest. */
+static bool make_lower_store(const char *path, const char *id, const char *name)
+{
+    image_store_t s;
+    const char *names[] = { name };
+    bool ok = new_image_store(false, false, path, &s) == 0 &&
+              s.create(id, names, 1, "layer-c", "lower", IMAGE_TIME_NOW, NULL, &s, NULL) == 0 &&
+              s.set_big_data(&s, id, "manifest", "lower manifest") == 0;
+    image_store_close(&s);
+    return ok;
+}
+
+static void test_image_store_open_without_options(void)
+{
+    char *path = path_join(tmp, "layers-plain");
+    image_store_options ro = { .readonly = true };
+    image_store_t s;
+    char want[4096];
+    int rc;
+
+    rc = image_store_open(&s, path, &ro);
+    snprintf(want, sizeof(want), "store directory does not exist: %s", path);
+    check_fail(&s, rc, IMAGE_STORE_ENOTFOUND, "ENOTFOUND", want,
+               "image_store_open with readonly set opens read-only");
+    image_store_close(&s);
+    rc = image_store_open(&s, path, NULL);
+    check_ok(&s, rc, "image_store_open with NULL options opens as new_image_store(false, false)");
+    {
+        char *lock = path_join(path, ".imagestore.lock");
+        check(is_file(lock), "it made the lock file");
+        free(lock);
+    }
+    image_store_close(&s);
+    rm_rf(path);
+    free(path);
+}
+
+static void test_image_store_open_refuses_bad_additional_stores(void)
+{
+    char *path = path_join(tmp, "layers-bad");
+    const char *dirs[] = { "/somewhere", "" };
+    image_store_options opts = { .additional = NULL, .additional_len = 1 };
+    image_store_t s;
+    int rc;
+
+    rc = image_store_open(&s, path, &opts);
+    check_fail(&s, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid additional stores: NULL list",
+               "a NULL list of additional stores is EINVAL");
+    image_store_close(&s);
+    opts.additional = dirs;
+    opts.additional_len = 2;
+    rc = image_store_open(&s, path, &opts);
+    check_fail(&s, rc, IMAGE_STORE_EINVAL, "EINVAL", "invalid additional store directory #2: empty",
+               "an empty additional store directory is EINVAL");
+    image_store_close(&s);
+    check(!path_exists(path), "a refused open creates nothing");
+    free(path);
+}
+
+static void test_additional_stores(void)
+{
+    char *top = path_join(tmp, "layers-top");
+    char *lower = path_join(tmp, "layers-lower");
+    char *missing = path_join(tmp, "layers-missing");
+    char given[4200], want[8192];
+    const char *dirs[] = { given, missing };
+    image_store_options opts = { .additional = dirs, .additional_len = 2 };
+    const char *mine[] = { "mine:1" };
+    image_storage_images img, *list = NULL;
+    image_store_problem *problems = NULL;
+    size_t n = 0;
+    image_store_t s;
+    char *text = NULL;
+    int rc;
+
+    check(make_lower_store(lower, ID_C, "lower:1"), "made an additional store");
+    snprintf(given, sizeof(given), "%s", lower);
+    rc = image_store_open(&s, top, &opts);
+    given[0] = '\0'; /* the options are copied */
+    if (!check_ok(&s, rc, "image_store_open with an additional store and a missing one")) {
+        image_store_close(&s);
+        goto out;
+    }
+    check_ok(&s, s.create(ID_A, mine, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &s, NULL),
+             "create in the store itself");
+
+    memset(&img, 0, sizeof(img));
+    if (check_ok(&s, s.get("lower:1", &s, &img), "get finds an image of the additional store")) {
+        check_str(img.id, ID_C, "its ID");
+        check_str(img.store, lower, "store names the additional store as given");
+        check(img.read_only, "it is read_only");
+    }
+    image_storage_images_clear(&img);
+    if (check_ok(&s, s.get("mine:1", &s, &img), "get finds an image of the store itself")) {
+        check(img.store == NULL && !img.read_only, "store NULL, not read_only");
+    }
+    image_storage_images_clear(&img);
+    check(s.exists(ID_C, &s), "exists by the full ID of an image below");
+    if (check_ok(&s, s.big_data(&s, "lower:1", "manifest", &text), "big_data reads below"))
+        check_str(text, "lower manifest", "the lower image's big data");
+    free(text);
+
+    if (check_ok(&s, s.images(&s, &list, &n), "images lists both stores")) {
+        check(n == 2 && str_eq(list[0].id, ID_A) && list[0].store == NULL && str_eq(list[1].id, ID_C) &&
+                  str_eq(list[1].store, lower),
+              "in ID order, each with its store");
+    }
+    image_storage_images_free(list, n);
+
+    if (check_ok(&s, s.problems(&s, &problems, &n), "problems")) {
+        snprintf(want, sizeof(want),
+                 "additional store unavailable, its images left out: store directory does not exist: %s",
+                 missing);
+        check(n == 1 && str_eq(problems[0].kind, "additional-store") &&
+                  str_eq(problems[0].path, missing) && str_eq(problems[0].problem, want),
+              "the missing additional store is an additional-store problem");
+    }
+    image_store_problems_free(problems, n);
+
+    snprintf(want, sizeof(want), "image %s is in the read-only additional store %s: cannot set_metadata",
+             ID_C, lower);
+    check_fail(&s, s.set_metadata(&s, "lower:1", "x"), IMAGE_STORE_EREADONLY, "EREADONLY", want,
+               "set_metadata of an image below is EREADONLY, naming it and its store");
+
+    memset(&img, 0, sizeof(img));
+    if (check_ok(&s, s.create(ID_C, NULL, 0, NULL, NULL, IMAGE_TIME_NOW, NULL, &s, &img),
+                 "create with the ID of an image below copies it up")) {
+        const char *names[] = { "lower:1" };
+        check_strings(img.names, img.names_len, names, 1, "the copy holds the lower image's names");
+        check_str(img.metadata, "lower", "and its metadata");
+        check_str(img.layer, "layer-c", "and its layer");
+        check(img.store == NULL && !img.read_only, "the copy is the store's own");
+    }
+    image_storage_images_clear(&img);
+    check_ok(&s, s.set_metadata(&s, "lower:1", "changed"), "the copy can change");
+    image_store_close(&s);
+out:
+    rm_rf(top);
+    rm_rf(lower);
+    free(top);
+    free(lower);
+    free(missing);
+}
+
+/* An additional store whose change check fails (this thread holds its lock
+ * through another store, in a batch) drops out, and comes back once its
+ * directory changed. */
+static void test_additional_store_whose_change_check_fails(void)
+{
+    char *top = path_join(tmp, "layers-top2");
+    char *lower = path_join(tmp, "layers-lower2");
+    const char *dirs[] = { lower };
+    image_store_options opts = { .additional = dirs, .additional_len = 1 };
+    const char *wn[] = { "w:1" }, *bn[] = { "in-batch:1" };
+    image_store_problem *problems = NULL;
+    image_storage_images img;
+    image_store_t s, w;
+    size_t n = 0;
+    char want[8192];
+    int rc;
+
+    check(make_lower_store(lower, ID_C, "lower:1"), "made an additional store");
+    rc = image_store_open(&s, top, &opts);
+    if (!check_ok(&s, rc, "opened a store over it")) {
+        image_store_close(&s);
+        goto out;
+    }
+    check(s.exists("lower:1", &s), "its image is seen");
+    rc = new_image_store(false, false, lower, &w);
+    check_ok(&w, rc, "a second store writes the additional store");
+    check_ok(&w, w.create(ID_B, wn, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &w, NULL), "it creates");
+    check_ok(&w, image_store_batch_begin(&w), "and holds its lock in a batch");
+    check_ok(&w, w.create(ID_A, bn, 1, NULL, NULL, IMAGE_TIME_NOW, NULL, &w, NULL),
+             "creating inside the batch");
+    snprintf(want, sizeof(want), "image not found: \"w:1\"");
+    check_fail(&s, s.get("w:1", &s, &img), IMAGE_STORE_ENOTFOUND, "ENOTFOUND", want,
+               "catching up fails (EDEADLK): its images are left out");
+    check(!s.exists("lower:1", &s), "all of them");
+    snprintf(want, sizeof(want),
+             "additional store unavailable, its images left out: flock %s/.imagestore.lock: another "
+             "store of this thread holds the lock (in a hook or a batch); use that store",
+             lower);
+    if (check_ok(&s, s.problems(&s, &problems, &n), "problems"))
+        check(n == 1 && str_eq(problems[0].kind, "additional-store") && str_eq(problems[0].path, lower) &&
+                  str_eq(problems[0].problem, want),
+              "the failed change check is an additional-store problem");
+    image_store_problems_free(problems, n);
+    check_ok(&w, image_store_batch_commit(&w), "the batch commits, changing the directory");
+    image_store_close(&w);
+    memset(&img, 0, sizeof(img));
+    if (check_ok(&s, s.get("in-batch:1", &s, &img), "the additional store is back at the next call"))
+        check_str(img.store, lower, "with its images");
+    image_storage_images_clear(&img);
+    check(s.exists("w:1", &s) && s.exists("lower:1", &s), "all of them");
+    image_store_close(&s);
+out:
+    rm_rf(top);
+    rm_rf(lower);
+    free(top);
+    free(lower);
+}
+
 /* ---- one store, member by member (tmp/store, tmp/other) ------------------- */
 
 static void test_new_image_store_creates_a_store(void)
@@ -1424,6 +1628,10 @@ static const test_case tests[] = {
     TEST_CASE(test_timestamp_now),
     TEST_CASE(test_readonly_open_of_a_missing_dir_fails),
     TEST_CASE(test_open_below_a_regular_file_fails),
+    TEST_CASE(test_image_store_open_without_options),
+    TEST_CASE(test_image_store_open_refuses_bad_additional_stores),
+    TEST_CASE(test_additional_stores),
+    TEST_CASE(test_additional_store_whose_change_check_fails),
     /* one store, in order */
     TEST_CASE(test_new_image_store_creates_a_store),
     TEST_CASE(test_create_with_id_names_layer_metadata_and_time),
