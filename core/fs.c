@@ -729,6 +729,12 @@ static int not_regular(image_error *err, const struct stat *st, const char *base
 int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
                  size_t *len, image_error *err)
 {
+    return fs_read_file_max(basefd, basepath, rel, size_hint, SIZE_MAX, data, len, err);
+}
+
+int fs_read_file_max(int basefd, const char *basepath, const char *rel, size_t size_hint,
+                     size_t max, char **data, size_t *len, image_error *err)
+{
     /* O_NONBLOCK: opening (or reading) a FIFO planted in the store must not
      * hang; O_NOCTTY: nor may a terminal become ours */
     int fd = fs_open_beneath(basefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
@@ -745,6 +751,10 @@ int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_
         if (!S_ISREG(st.st_mode)) {
             close(fd);
             return not_regular(err, &st, basepath, rel);
+        }
+        if ((uint64_t)st.st_size > max) {
+            close(fd);
+            return fs_error(err, EFBIG, "read", basepath, rel);
         }
         size_hint = (size_t)st.st_size;
     }
@@ -780,6 +790,10 @@ int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_
             break;
         }
         used += (size_t)n;
+        if (used > max) { /* it grew past the bound while we read */
+            read_errno = EFBIG;
+            break;
+        }
         if (n == 0 || used + 1 < cap) /* end of file, or a short read of a regular file */
             break;
     }

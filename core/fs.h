@@ -121,6 +121,11 @@ int fs_remove_tree_at(int dirfd, const char *name);
  * the bytes read are not exactly that many. */
 int fs_read_file(int basefd, const char *basepath, const char *rel, size_t size_hint, char **data,
                  size_t *len, image_error *err);
+/* fs_read_file() of a file of at most max bytes: a larger one (also one
+ * that grows past max while it is read) is errno EFBIG, and is never read
+ * whole. */
+int fs_read_file_max(int basefd, const char *basepath, const char *rel, size_t size_hint,
+                     size_t max, char **data, size_t *len, image_error *err);
 /* Writes base/name durably and atomically on its own (a transaction of one). */
 int fs_write_file(int basefd, const char *basepath, const char *name, const void *data,
                   size_t len, image_error *err);

@@ -179,7 +179,15 @@ typedef struct image_storage_images {
  * holding the name keeps it) and "duplicate-id" (an ID held again later in
  * the array: the later record is loaded).
  * check(): those but "lock-file", and "not-a-file", "big-data-missing",
- * "big-data-size", "big-data-digest", "orphan-file", "temp-file".
+ * "big-data-size", "big-data-digest", "orphan-file", "temp-file"; with the
+ * isulad option (image_store_check_with()) also what iSulad would do at its
+ * next start: "isulad-delete" (it deletes the image directory),
+ * "isulad-skip" (it does not load the image and leaves it on disk),
+ * "isulad-convert" (a Docker schema 1 image: re-created under a new ID),
+ * "isulad-misfiled" (the record's id names another directory),
+ * "isulad-rename" (a name loses its default registry) and
+ * "isulad-drops-field" (a rewrite of the record loses fields iSulad does
+ * not know, such as "names-history" and "flags").
  * repair(): "quarantined", "removed", "re-recorded", "dropped-big-data",
  * "recorded-file", "dropped-name". */
 typedef struct image_store_problem {
@@ -789,6 +797,40 @@ IMAGE_STORE_API void image_store_batch_abort(image_store_t *image_store);
  * @return 0, or -1 (only the common codes: listing <dir> failed, out of memory)
  */
 IMAGE_STORE_API int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len);
+
+/* What image_store_check_with() looks for besides image_store_check(). */
+typedef struct image_store_check_options {
+    /** Also say what iSulad would do to this store at its next start (the
+     *  "isulad-*" kinds): which images it would delete, skip or convert,
+     *  which names it would rewrite, which records it would rewrite
+     *  without the fields it does not know. Reads each image's "manifest",
+     *  config ("sha256:<id>") and images.json as iSulad's parsers do, up
+     *  to the size iSulad reads (about 10 MiB). What needs iSulad's layer
+     *  store (whether each layer is there) is not looked at. */
+    bool isulad;
+    /** iSulad's "default-host" (/etc/isulad/daemon_constants.json): names
+     *  that start with it and "/", or with "library/", lose those prefixes.
+     *  NULL: "docker.io", as iSulad ships it; "": none set (no name is
+     *  rewritten). Used only with isulad. */
+    const char *isulad_default_registry;
+} image_store_check_options;
+
+/**
+ * image_store_check() with options: the same scan, under the same lock,
+ * and then what the options ask for, appended after its findings.
+ *
+ * @param image_store the store
+ * @param opts what to look for besides; NULL (or all false) is exactly
+ *        image_store_check(); borrowed for the call
+ * @param findings out: the list (not NULL, also when empty), released with
+ *        image_store_problems_free(*findings, *len)
+ * @param len out: how many
+ * @return 0, or -1: IMAGE_STORE_EINVAL (isulad_default_registry is not a
+ *         host name iSulad accepts: at most 64 bytes of dot-separated
+ *         labels of letters, digits and '-', no port), the common codes
+ */
+IMAGE_STORE_API int image_store_check_with(image_store_t *image_store, const image_store_check_options *opts,
+                                           image_store_problem **findings, size_t *len);
 
 /**
  * Scans as image_store_check() does and fixes, under the exclusive lock;

@@ -14,6 +14,7 @@ typedef struct parse_ctx {
     char *why;
     size_t why_len;
     size_t max_depth;
+    bool cut_at_nul; /* a \u0000 ends its string (json_tree_parse_c_strings) */
 } parse_ctx;
 
 #define DEPTH_REASON "nested deeper than %zu levels"
@@ -51,7 +52,7 @@ static int prescan(parse_ctx *c, const char *s, size_t len)
             for (i++; i < len && s[i] != '"'; i++) {
                 if (s[i] != '\\')
                     continue;
-                if (len - i > 5 && memcmp(s + i + 1, "u0000", 5) == 0)
+                if (!c->cut_at_nul && len - i > 5 && memcmp(s + i + 1, "u0000", 5) == 0)
                     return fail_as(c, JSON_TREE_UNSUPPORTED, "%s", NUL_ESCAPE_REASON);
                 i++; /* the escaped character: \" and \\ end nothing */
             }
@@ -99,6 +100,7 @@ typedef struct tree_builder {
     size_t depth, cap;
     yajl_val root;
     size_t max_depth;
+    bool cut_at_nul;
     int failure;        /* why a callback stopped the parse: a JSON_TREE_* code */
     const char *reason; /* with JSON_TREE_UNSUPPORTED, or JSON_TREE_INVALID (streaming) */
     /* json_tree_each_element(): the root array's elements go to each */
@@ -222,6 +224,8 @@ static int tree_add(tree_builder *tb, yajl_val v)
  * not check UTF-8 then: a bad string costs only its element). */
 static char *tree_text(tree_builder *tb, const unsigned char *s, size_t len)
 {
+    if (tb->cut_at_nul)
+        len = strnlen((const char *)s, len);
     bool nul = memchr(s, '\0', len) != NULL; /* unless streaming, prescan() refuses these first */
     if (tb->each != NULL && (nul || !text_is_utf8((const char *)s, len))) {
         tb->bad_code = nul ? JSON_TREE_UNSUPPORTED : JSON_TREE_INVALID;
@@ -420,24 +424,37 @@ static int tree_parse(parse_ctx *c, tree_builder *tb, const char *json, size_t l
     return rc;
 }
 
-int json_tree_parse(yajl_val *out, const char *json, size_t len, size_t max_depth, char *why,
-                    size_t why_len)
+/* The checks before yajl, then the parse. */
+static int parse_with(parse_ctx *c, yajl_val *out, const char *json, size_t len)
 {
-    parse_ctx c = {why, why_len, max_depth};
     int rc;
     *out = NULL;
     if (memchr(json, '\0', len) != NULL)
-        return fail_as(&c, JSON_TREE_INVALID, "%s", "not JSON: contains a NUL byte");
-    if ((rc = prescan(&c, json, len)) != 0)
+        return fail_as(c, JSON_TREE_INVALID, "%s", "not JSON: contains a NUL byte");
+    if ((rc = prescan(c, json, len)) != 0)
         return rc;
-    tree_builder tb = {.max_depth = max_depth};
-    return tree_parse(&c, &tb, json, len, out);
+    tree_builder tb = {.max_depth = c->max_depth, .cut_at_nul = c->cut_at_nul};
+    return tree_parse(c, &tb, json, len, out);
+}
+
+int json_tree_parse(yajl_val *out, const char *json, size_t len, size_t max_depth, char *why,
+                    size_t why_len)
+{
+    parse_ctx c = {why, why_len, max_depth, false};
+    return parse_with(&c, out, json, len);
+}
+
+int json_tree_parse_c_strings(yajl_val *out, const char *json, size_t len, size_t max_depth,
+                              char *why, size_t why_len)
+{
+    parse_ctx c = {why, why_len, max_depth, true};
+    return parse_with(&c, out, json, len);
 }
 
 int json_tree_each_element(const char *json, size_t len, size_t max_depth, json_element_fn fn,
                            void *ctx, char *why, size_t why_len)
 {
-    parse_ctx c = {why, why_len, max_depth};
+    parse_ctx c = {why, why_len, max_depth, false};
     if (memchr(json, '\0', len) != NULL)
         return fail_as(&c, JSON_TREE_INVALID, "%s", "not JSON: contains a NUL byte");
     /* no prescan(): the builder refuses depth and \u0000 per element */

@@ -30,6 +30,11 @@ enum {
  * quotes of the text escaped for display). */
 int json_tree_parse(yajl_val *out, const char *json, size_t len, size_t max_depth, char *why,
                     size_t why_len);
+/* As json_tree_parse(), but a \u0000 in a string or key ends it there, as
+ * in a parser that keeps C strings (yajl_tree_parse() read with strcmp and
+ * strdup, as iSulad does) instead of refusing the text. */
+int json_tree_parse_c_strings(yajl_val *out, const char *json, size_t len, size_t max_depth,
+                              char *why, size_t why_len);
 
 /* Called for element index of the array: with its tree (code 0; borrowed,
  * freed after the call), or with NULL, a JSON_TREE_INVALID (a string not

@@ -34,6 +34,12 @@ const char *problem_kind_name(problem_kind kind)
         [PROBLEM_DROPPED_BIG_DATA] = "dropped-big-data",
         [PROBLEM_RECORDED_FILE] = "recorded-file",
         [PROBLEM_DROPPED_NAME] = "dropped-name",
+        [PROBLEM_ISULAD_DELETE] = "isulad-delete",
+        [PROBLEM_ISULAD_SKIP] = "isulad-skip",
+        [PROBLEM_ISULAD_CONVERT] = "isulad-convert",
+        [PROBLEM_ISULAD_MISFILED] = "isulad-misfiled",
+        [PROBLEM_ISULAD_RENAME] = "isulad-rename",
+        [PROBLEM_ISULAD_DROPS_FIELD] = "isulad-drops-field",
     };
     return (size_t)kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
 }

@@ -37,7 +37,14 @@ typedef enum problem_kind {
     PROBLEM_RE_RECORDED,      /* a big-data item's size and digest recorded anew */
     PROBLEM_DROPPED_BIG_DATA, /* a big-data item whose file is gone dropped */
     PROBLEM_RECORDED_FILE,    /* an unrecorded big-data file recorded */
-    PROBLEM_DROPPED_NAME      /* a duplicate name dropped */
+    PROBLEM_DROPPED_NAME,     /* a duplicate name dropped */
+    /* what iSulad would do at its next start (check with the isulad option) */
+    PROBLEM_ISULAD_DELETE,    /* it deletes the image directory */
+    PROBLEM_ISULAD_SKIP,      /* it does not load the image (left on disk) */
+    PROBLEM_ISULAD_CONVERT,   /* it converts a Docker schema 1 image to a new ID */
+    PROBLEM_ISULAD_MISFILED,  /* it files the record under another directory */
+    PROBLEM_ISULAD_RENAME,    /* it strips the default registry from a name */
+    PROBLEM_ISULAD_DROPS_FIELD /* it rewrites the record without fields it does not know */
 } problem_kind;
 
 /* The stable name ("unparseable", "id-mismatch", ...). */

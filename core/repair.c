@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "digest.h"
+#include "isulad_check.h"
 #include "snapshot.h"
 #include "store_internal.h"
 
@@ -145,13 +146,17 @@ void store_recover(store_state *s)
     error_clear(&s->err);
 }
 
+/* The findings, then the problems in more (NULL: none), as the caller's list. */
 static int findings_to_problems(store_state *s, const finding *f, size_t n,
-                                image_store_problem **out, size_t *len)
+                                const problem_list *more, image_store_problem **out, size_t *len)
 {
     problem_list list = {NULL, 0, 0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = problem_list_add(&list, f[i].kind, f[i].path, f[i].detail);
+    for (size_t i = 0; more != NULL && i < more->len && rc == 0; i++)
+        rc = problem_list_add(&list, more->items[i].kind, more->items[i].path,
+                              more->items[i].text);
     if (rc == 0)
         rc = problem_list_to_public(&list, out, len);
     problem_list_free(&list);
@@ -160,10 +165,27 @@ static int findings_to_problems(store_state *s, const finding *f, size_t n,
 
 int image_store_check(image_store_t *image_store, image_store_problem **findings, size_t *len)
 {
+    return image_store_check_with(image_store, NULL, findings, len);
+}
+
+int image_store_check_with(image_store_t *image_store, const image_store_check_options *opts,
+                           image_store_problem **findings, size_t *len)
+{
     STATE_OR_FAIL(image_store);
     error_clear(&s->err);
+    const char *registry = NULL;
+    if (opts != NULL && opts->isulad) {
+        registry = opts->isulad_default_registry ? opts->isulad_default_registry
+                                                 : ISULAD_DEFAULT_REGISTRY;
+        if (!isulad_registry_is_valid(registry)) {
+            error_set(&s->err, IMAGE_STORE_EINVAL,
+                      "default registry \"%s\" is not a host name iSulad accepts", registry);
+            return -1;
+        }
+    }
     finding *f = NULL;
     size_t n = 0;
+    problem_list isulad = {NULL, 0, 0};
     /* shared, so that no writer is half-way through while we look (a batch
      * already holds it exclusively) */
     bool take = !s->in_batch && s->layout == STORE_LAYOUT_ISULAD;
@@ -172,12 +194,15 @@ int image_store_check(image_store_t *image_store, image_store_problem **findings
         rc = cstorage_check(s, &f, &n);
     } else if (rc == 0) {
         rc = check_scan(s->dirfd, s->dir, &f, &n, &s->err);
+        if (rc == 0 && registry != NULL)
+            rc = isulad_check_scan(s->dirfd, s->dir, registry, &isulad, &s->err);
         if (take)
             lock_release(&s->lock);
     }
     if (rc == 0)
-        rc = findings_to_problems(s, f, n, findings, len);
+        rc = findings_to_problems(s, f, n, &isulad, findings, len);
     findings_free(f, n);
+    problem_list_free(&isulad);
     return rc == 0 ? 0 : -1;
 }
 

@@ -216,6 +216,11 @@ static void exercise(image_store_t *st, bool writable)
     image_storage_images_free(all, n);
     if (image_store_check(st, &p, &np) == 0)
         image_store_problems_free(p, np);
+    image_store_check_options isulad = {true, NULL};
+    p = NULL;
+    np = 0;
+    if (image_store_check_with(st, &isulad, &p, &np) == 0)
+        image_store_problems_free(p, np);
     if (writable) {
         p = NULL;
         np = 0;

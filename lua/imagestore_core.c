@@ -1166,10 +1166,43 @@ static int store_problems(lua_State *L)
     return problems_result(L, problems_member);
 }
 
-/* st:check() --> { {path=, kind=, problem=}... }: what is wrong on disk */
+/* st:check([opts]) --> { {path=, kind=, problem=}... }: what is wrong on
+ * disk. opts: isulad = true adds what iSulad would do at its next start;
+ * default_registry = "<host>" (with isulad) is iSulad's default-host. */
 static int store_check_disk(lua_State *L)
 {
-    return problems_result(L, image_store_check);
+    lstore *s = store_check(L);
+    image_store_check_options opts = {false, NULL};
+    if (!lua_isnoneornil(L, 2)) {
+        check_type(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2) != 0) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (key != NULL && strcmp(key, "isulad") == 0) {
+                opts.isulad = opt_boolean(L, -1, key);
+            } else if (key != NULL && strcmp(key, "default_registry") == 0) {
+                size_t len;
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    luaL_error(L, "bad option '%s' (string expected, got %s)", key,
+                               luaL_typename(L, -1));
+                opts.isulad_default_registry = lua_tolstring(L, -1, &len); /* the table keeps it */
+                if (has_nul(opts.isulad_default_registry, len))
+                    luaL_error(L, "bad option '%s' (contains a NUL byte)", key);
+            } else {
+                luaL_error(L, "unknown option '%s'", luaL_tolstring(L, -2, NULL));
+            }
+            lua_pop(L, 1);
+        }
+        if (opts.isulad_default_registry != NULL && !opts.isulad)
+            luaL_error(L, "option 'default_registry' needs isulad = true");
+    }
+    int bidx;
+    box *b = box_new(L, &bidx);
+    if (image_store_check_with(&s->st, &opts, &b->problems, &b->problems_len) != 0)
+        return fail_boxed(L, s, bidx);
+    push_problems(L, b->problems, b->problems_len);
+    lua_closeslot(L, bidx);
+    return 1;
 }
 
 /* st:repair() --> { {path=, kind=, problem=}... }: what it did; on a

@@ -1956,6 +1956,14 @@ static void op_check(cx *c, image_store_t *st)
     if (image_store_check(st, &list, &n) == 0)
         check_problems(c, "check()", list, n);
     image_store_problems_free(list, n);
+    /* what iSulad would do may well concern intact images: only the paths */
+    image_store_check_options isulad = {true, NULL};
+    list = NULL;
+    n = 0;
+    if (image_store_check_with(st, &isulad, &list, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            check_path(c, "check{isulad}", list[i].path);
+    image_store_problems_free(list, n);
 }
 
 /* On a read-only store, repair() must fail. */

@@ -1256,6 +1256,118 @@ static void test_readonly_store(void)
     rm_rf(otherdir);
 }
 
+/* ---- check with options: what iSulad would do at its next start --------- */
+/* (tmp/isulad: one group of its own) */
+
+#define ISULAD_LAYER "6194458b07fcf01f1483d96cd6c34302ffff7f382bb151a6d023c4e80ba3050a"
+#define OCI_CONFIG                                                                          \
+    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","   \
+    "\"diff_ids\":[\"" DIGEST_X "\"]}}"
+#define SCHEMA2_MANIFEST                                                                    \
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."    \
+    "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\"," \
+    "\"size\":1,\"digest\":\"" DIGEST_X "\"},\"layers\":[]}"
+
+/* An image iSulad loads as it is: a config, a manifest, a layer, a size. */
+static bool make_isulad_image(const char *id, const char *name, bool with_config)
+{
+    const char *names[] = { name };
+    char key[80];
+    snprintf(key, sizeof(key), "sha256:%s", id);
+    return st.create(id, names, 1, ISULAD_LAYER, NULL, IMAGE_TIME_NOW, NULL, &st, NULL) == 0 &&
+           (!with_config || st.set_big_data(&st, id, key, OCI_CONFIG) == 0) &&
+           st.set_big_data(&st, id, "manifest", SCHEMA2_MANIFEST) == 0 &&
+           st.set_size(&st, id, 1000) == 0;
+}
+
+/* Finding i of n, exactly: kind, path below dir, sentence. */
+static void check_finding(const image_store_problem *f, size_t n, size_t i, const char *kind,
+                          const char *rel, const char *problem, const char *what)
+{
+    char *path = path_join(dir, rel), label[200];
+    bool there = i < n;
+    snprintf(label, sizeof(label), "%s: kind and path", what);
+    check(there && str_eq(f[i].kind, kind) && str_eq(f[i].path, path), "%s", label);
+    snprintf(label, sizeof(label), "%s: the sentence", what);
+    check_str(there ? f[i].problem : NULL, problem, label);
+    free(path);
+}
+
+#define RENAMES_BUSYBOX                                                                    \
+    "iSulad would rename \"docker.io/library/busybox:latest\" to \"busybox:latest\" at its " \
+    "next start (it strips \"docker.io/\", then \"library/\", from the start of names) and "  \
+    "rewrite this record"
+
+static void test_check_with_isulad(void)
+{
+    image_store_problem *f = NULL, *plain = NULL;
+    size_t n = 0, plain_n = 0;
+    image_store_check_options opts = { false, NULL };
+    int rc;
+
+    use_dirs("isulad", NULL);
+    if (!open_group_store("isulad check: open"))
+        return;
+    check(make_isulad_image(ID_A, "docker.io/library/busybox:latest", true),
+          "isulad check: an image with a config, a manifest, a layer and a size");
+
+    rc = image_store_check(&st, &plain, &plain_n);
+    check(rc == 0 && plain_n == 0, "check() finds nothing wrong");
+    rc = image_store_check_with(&st, NULL, &f, &n);
+    check(rc == 0 && f != NULL && n == 0, "check_with(NULL options) is check()");
+    image_store_problems_free(f, n);
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check(rc == 0 && n == 0, "check_with without isulad says nothing of iSulad");
+    image_store_problems_free(f, n);
+
+    opts.isulad = true;
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check_ok(&st, rc, "check_with isulad, default registry");
+    check_int((long long)n, 2, "a rename, and the rewrite that comes with it");
+    check_finding(f, n, 0, "isulad-rename", ID_A "/images.json", RENAMES_BUSYBOX,
+                  "docker.io is the default registry");
+    check_finding(f, n, 1, "isulad-drops-field", ID_A "/images.json",
+                  "iSulad would rewrite this record at its next start (it renames a name) and "
+                  "drop \"names-history\"",
+                  "the rewrite drops the names history");
+    image_store_problems_free(f, n);
+
+    opts.isulad_default_registry = "";
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check(rc == 0 && n == 0, "no default registry: no name is rewritten");
+    image_store_problems_free(f, n);
+    opts.isulad_default_registry = "quay.io";
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check(rc == 0 && n == 0, "another default registry leaves docker.io names alone");
+    image_store_problems_free(f, n);
+
+    f = NULL;
+    n = 7;
+    opts.isulad_default_registry = "localhost:5000";
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check_fail(&st, rc, IMAGE_STORE_EINVAL, "EINVAL",
+               "default registry \"localhost:5000\" is not a host name iSulad accepts",
+               "a registry with a port is EINVAL (iSulad would not start)");
+    check(f == NULL && n == 7, "a refused check returns nothing");
+
+    opts.isulad_default_registry = NULL;
+    check(make_isulad_image(ID_B, "isula.org/b:1", false), "isulad check: an image without config");
+    rc = image_store_check_with(&st, &opts, &f, &n);
+    check(rc == 0 && n == 3, "three findings");
+    check_finding(f, n, 0, "isulad-rename", ID_A "/images.json", RENAMES_BUSYBOX,
+                  "the rename is still found");
+    check_finding(f, n, 2, "isulad-delete", ID_B,
+                  "iSulad would delete this image directory at its next start: no big-data "
+                  "item \"sha256:" ID_B "\" (its config)",
+                  "an image without config would be deleted");
+    image_store_problems_free(f, n);
+    image_store_problems_free(plain, plain_n);
+
+    image_store_close(&st);
+    st_open = false;
+    rm_rf(dir);
+}
+
 /* ---- the batch pair: applied in order, one commit, abort leaves nothing --- */
 /* (tmp/batch: st, and other on the same directory) */
 
@@ -1661,6 +1773,7 @@ static const test_case tests[] = {
     TEST_CASE(test_independent_store_in_another_dir),
     TEST_CASE(test_wipe),
     TEST_CASE(test_readonly_store),
+    TEST_CASE(test_check_with_isulad),
     /* batches, in order */
     TEST_CASE(test_batch_stores_open),
     TEST_CASE(test_batch_commit),
