@@ -29,7 +29,8 @@
  * peer), the 1500-byte config read and "get" (get() by full ID: one image
  * copy per call; last, so that the phases before it run as they did).
  * Everything the loops look up is computed before the clock starts; every
- * answer is checked.
+ * answer is checked. --readonly opens DIR read-only: bench/run reads the
+ * peer's own store, in containers/storage's layout, that way.
  *
  * rss: opens the empty store EMPTYDIR first and reads VmRSS, then opens DIR
  * (N images) and reads VmRSS again; reports the difference per image.
@@ -165,10 +166,15 @@ static void report(const char *phase, size_t n, double seconds, size_t ops, cons
     fflush(stdout);
 }
 
+static void open_store_as(const char *dir, image_store_t *st, bool readonly)
+{
+    if (new_image_store(false, readonly, dir, st) != 0)
+        die("open", st);
+}
+
 static void open_store(const char *dir, image_store_t *st)
 {
-    if (new_image_store(false, false, dir, st) != 0)
-        die("open", st);
+    open_store_as(dir, st, false);
 }
 
 /* The three calls of one image, each durable on its own. */
@@ -245,7 +251,7 @@ static int cmd_create(const char *dir, size_t n, const char *mode, size_t chunk,
     return 0;
 }
 
-static int cmd_read(const char *dir, size_t n)
+static int cmd_read(const char *dir, size_t n, bool readonly)
 {
     workload w;
     image_store_t st;
@@ -254,7 +260,7 @@ static int cmd_read(const char *dir, size_t n)
     workload_init(&w, n, 0);
 
     double t0 = now();
-    open_store(dir, &st);
+    open_store_as(dir, &st, readonly);
     double t1 = now();
     if (st.images(&st, &imgs, &len) != 0)
         die("images", &st);
@@ -414,7 +420,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: imagestore-bench create DIR N [--mode calls|image-batch|batch] "
                     "[--chunk K] [--start I] [--phase NAME]\n"
-                    "       imagestore-bench read|delete DIR N\n"
+                    "       imagestore-bench read DIR N [--readonly]\n"
+                    "       imagestore-bench delete DIR N\n"
                     "       imagestore-bench rss DIR N EMPTYDIR\n");
     exit(2);
 }
@@ -453,7 +460,9 @@ int main(int argc, char **argv)
         return cmd_create(dir, n, mode, chunk, start, label);
     }
     if (strcmp(cmd, "read") == 0 && argc == 4)
-        return cmd_read(dir, n);
+        return cmd_read(dir, n, false);
+    if (strcmp(cmd, "read") == 0 && argc == 5 && strcmp(argv[4], "--readonly") == 0)
+        return cmd_read(dir, n, true); /* e.g. containers/storage's layout */
     if (strcmp(cmd, "delete") == 0 && argc == 4)
         return cmd_delete(dir, n);
     if (strcmp(cmd, "rss") == 0 && argc == 5)

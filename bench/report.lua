@@ -14,6 +14,8 @@ if not raw_path or not out_path then
 end
 
 local C, LUA, CS, FLOOR = "imagestore-c", "imagestore-lua", "containers-storage", "fsync-floor"
+-- our C driver reading containers/storage's own store, read-only (issue 11)
+local C_CS = "imagestore-c-cs-layout"
 
 -- ---- read --------------------------------------------------------------------
 local raw, meta, meta_end, errors, synth_checks = {}, {}, {}, {}, {}
@@ -210,6 +212,18 @@ row{ label = ("open+list, N=%d, cold page cache"):format(N_BIG),
      peer = (med(CS, "open+list", N_BIG, "cold", "seconds")), unit = "s",
      target = "≤ containers/storage", needs_peer = true,
      ok = function(_, _, ratio) return ratio <= 1 end }
+-- containers/storage's layout (issue 11): its own store, the peer's, read by
+-- us read-only and by containers/storage itself.
+row{ label = ("open+list of containers/storage's store, N=%d, warm (C, read-only)"):format(N_BIG),
+     ours = (med(C_CS, "open+list", N_BIG, "warm", "seconds")),
+     peer = (med(CS, "open+list", N_BIG, "warm", "seconds")), unit = "s",
+     target = "≤ 1/2 of containers/storage (issue 11)", needs_peer = true,
+     ok = function(_, _, ratio) return ratio <= 1 / 2 end }
+row{ label = ("lookup by name in containers/storage's store, N=%d (C, read-only)"):format(N_BIG),
+     ours = (med(C_CS, "lookup-name", N_BIG, "warm")),
+     peer = (med(CS, "lookup-name", N_BIG, "warm")), unit = "us",
+     target = "≤ 2 µs/op, its lock and change check included (issue 11)",
+     ok = function(v) return v <= 2 end }
 row{ label = ("open, N=%d (warm)"):format(N_HUGE),
      ours = (med(C, "open", N_HUGE, "warm", "seconds")), unit = "s",
      target = "≤ 1 s", ok = function(v) return v <= 1 end }

@@ -128,6 +128,7 @@ int image_store_open(image_store_t *image_store, const char *dir, const image_st
     s->dirfd = -1;
     s->lock.fd = -1;
     s->cstorage.lock_fd = -1;
+    s->cstorage.kept_fd = -1;
     s->daemon = daemon;
     s->readonly = readonly;
     index_init(&s->index);
@@ -173,6 +174,7 @@ int image_store_open(image_store_t *image_store, const char *dir, const image_st
     }
     if (rc != 0) {
         lock_close(&s->lock);
+        cstorage_close(s);
         close(s->dirfd);
         s->dirfd = -1;
         return -1;
@@ -202,6 +204,7 @@ void image_store_close(image_store_t *image_store)
     if (s->dirfd >= 0 && !s->readonly && store_snapshot_is_stale(s, 32))
         refresh_snapshot(s); /* this process wrote: leave the next open quick */
     lock_close(&s->lock);
+    cstorage_close(s);
     if (s->dirfd >= 0)
         close(s->dirfd);
     str_list_free(&s->changed);

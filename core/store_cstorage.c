@@ -113,18 +113,43 @@ static int open_lock(store_state *s, int *fd, cstorage_token *tok)
     return 0;
 }
 
-/* The shared lock on the whole file, waited for; released by closing fd. */
+/* images.lock, opened once it exists and kept open between calls (as
+ * containers/storage keeps its lock files): *fd, or -1 with tok->state
+ * saying why there is none. */
+static int kept_lock(store_state *s, int *fd, cstorage_token *tok)
+{
+    if (s->cstorage.kept_fd < 0) {
+        int rc = open_lock(s, &s->cstorage.kept_fd, tok);
+        if (rc != 0)
+            return rc;
+    }
+    *fd = s->cstorage.kept_fd;
+    return 0;
+}
+
+/* The shared lock on the whole file, waited for; release_shared() ends it. */
 static int take_shared(store_state *s, int fd)
 {
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int cmd = F_OFD_SETLKW;
+    int cmd = s->cstorage.classic_locks ? F_SETLKW : F_OFD_SETLKW;
     while (fcntl(fd, cmd, &fl) != 0) {
-        if (errno == EINVAL && cmd == F_OFD_SETLKW) /* no OFD locks: the classic kind */
+        if (errno == EINVAL && cmd == F_OFD_SETLKW) { /* no OFD locks: the classic kind */
             cmd = F_SETLKW;
-        else if (errno != EINTR)
+            s->cstorage.classic_locks = true;
+        } else if (errno != EINTR) {
             return lock_error(s, errno, "fcntl");
+        }
     }
     return 0;
+}
+
+static void release_shared(store_state *s, int fd)
+{
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, s->cstorage.classic_locks ? F_SETLK : F_OFD_SETLK, &fl) != 0) {
+        close(fd); /* releases it too; reopened at the next call */
+        s->cstorage.kept_fd = -1;
+    }
 }
 
 /* containers/storage's GetLastWrite: up to 64 bytes from the start. */
@@ -429,8 +454,9 @@ int cstorage_begin_read(store_state *s, bool force)
     cstorage_token tok, was = s->cstorage.seen;
     int fd;
     memset(&tok, 0, sizeof(tok));
-    int rc = open_lock(s, &fd, &tok);
-    if (rc == 0 && fd >= 0 && (rc = take_shared(s, fd)) == 0)
+    int rc = kept_lock(s, &fd, &tok);
+    bool locked = rc == 0 && fd >= 0 && (rc = take_shared(s, fd)) == 0;
+    if (locked)
         rc = read_token(s, fd, &tok);
     if (rc == 0 && (force || !s->cstorage.loaded || !token_equal(&tok, &was))) {
         s->cstorage.seen = tok;
@@ -442,19 +468,26 @@ int cstorage_begin_read(store_state *s, bool force)
         }
     }
     if (rc != 0) {
-        if (fd >= 0)
-            close(fd);
+        if (locked)
+            release_shared(s, fd);
         return rc;
     }
-    s->cstorage.lock_fd = fd;
+    s->cstorage.lock_fd = locked ? fd : -1;
     return 0;
 }
 
 void cstorage_end_read(store_state *s)
 {
     if (s->cstorage.lock_fd >= 0)
-        close(s->cstorage.lock_fd); /* releases the lock */
+        release_shared(s, s->cstorage.lock_fd);
     s->cstorage.lock_fd = -1;
+}
+
+void cstorage_close(store_state *s)
+{
+    if (s->cstorage.kept_fd >= 0)
+        close(s->cstorage.kept_fd);
+    s->cstorage.kept_fd = s->cstorage.lock_fd = -1;
 }
 
 int cstorage_open(store_state *s)
@@ -468,15 +501,21 @@ int cstorage_open(store_state *s)
 
 int cstorage_reload(store_state *s, int fd)
 {
-    int old = s->dirfd;
+    int old = s->dirfd, old_lock = s->cstorage.kept_fd;
     s->dirfd = fd;
+    s->cstorage.kept_fd = -1; /* the lock file as the path names it now */
     int rc = cstorage_begin_read(s, true);
     if (rc != 0) {
+        if (s->cstorage.kept_fd >= 0)
+            close(s->cstorage.kept_fd);
+        s->cstorage.kept_fd = old_lock;
         s->dirfd = old;
         close(fd);
         return rc;
     }
     cstorage_end_read(s);
+    if (old_lock >= 0)
+        close(old_lock);
     close(old);
     return 0;
 }
@@ -567,9 +606,8 @@ int cstorage_check(store_state *s, finding **out, size_t *len)
     cstorage_token tok;
     int fd;
     memset(&tok, 0, sizeof(tok));
-    int rc = open_lock(s, &fd, &tok);
-    if (rc == 0 && fd >= 0)
-        rc = take_shared(s, fd);
+    int rc = kept_lock(s, &fd, &tok);
+    bool locked = rc == 0 && fd >= 0 && (rc = take_shared(s, fd)) == 0;
     if (rc == 0 && (rc = read_images(s, &ix, &problems)) == 0) {
         for (size_t i = 0; i < problems.len && rc == 0; i++)
             rc = add_finding(s, &f, problems.items[i].kind, NULL, problems.items[i].path,
@@ -581,8 +619,8 @@ int cstorage_check(store_state *s, finding **out, size_t *len)
         index_free(&ix, true);
         problem_list_free(&problems);
     }
-    if (fd >= 0)
-        close(fd);
+    if (locked)
+        release_shared(s, fd);
     if (rc != 0) {
         findings_free(f.items, f.len);
         return rc;

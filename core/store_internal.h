@@ -59,6 +59,8 @@ struct image_store_state {
     store_layout layout;
     struct {
         int lock_fd;         /* images.lock while a call holds its lock, else -1 */
+        int kept_fd;         /* images.lock, open between calls once it exists, else -1 */
+        bool classic_locks;  /* no OFD locks here: F_SETLKW */
         bool loaded;         /* memory reflects images.json as of `seen` */
         cstorage_token seen;
     } cstorage;
@@ -280,6 +282,8 @@ int cstorage_open(store_state *s);
  * cstorage_end_read(). */
 int cstorage_begin_read(store_state *s, bool force);
 void cstorage_end_read(store_state *s);
+/* Closes images.lock (image_store_close()). */
+void cstorage_close(store_state *s);
 /* Reads images.json into a fresh index (the lock held); replaces memory only
  * on success. */
 int cstorage_load(store_state *s);
