@@ -20,6 +20,10 @@
 #                   (a sync, a rollback step, an exclusive lock, the change-token
 #                   bump) alone in a copy of the tree, against its class's suites;
 #                   MUTATE='ID-or-class globs' selects. Long: not part of check
+#   make interop    deps, then interop/run: imagestore's read-only reader
+#                   (interop/reader.c) against the real containers/storage
+#                   (Debian's Go package, interop/cswriter.go), live; TAP.
+#                   `make check` runs it too (INTEROP= leaves it out)
 #   make help       this list
 
 VERSION       = 0.1.0
@@ -287,10 +291,12 @@ check: deps
 	@status=0; \
 	$(MAKE) --no-print-directory check-c || status=1; \
 	$(MAKE) --no-print-directory check-lua || status=1; \
+	$(if $(INTEROP),$(MAKE) --no-print-directory interop-run || status=1;) \
 	echo "# building with -fsanitize=address,undefined in $(ASAN_BUILDDIR)"; \
 	if $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 all; then \
 	  $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 check-c || status=1; \
 	  $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 check-lua || status=1; \
+	  $(if $(INTEROP),$(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 interop-run || status=1;) \
 	else \
 	  echo "not ok - sanitizer build failed"; status=1; \
 	fi; \
@@ -333,6 +339,33 @@ torture: deps
 	@IMAGESTORE_CRASH_FULL=1 $(MAKE) --no-print-directory BUILDDIR=$(ASAN_BUILDDIR) SANITIZE=1 \
 	    TEST_BINS='$(ASAN_BUILDDIR)/test/powerloss_test $(ASAN_BUILDDIR)/test/killpoint_test' \
 	    FUZZ_REPLAYS= check-c
+
+# ---- interoperability with containers/storage ------------------------------
+# make interop: interop/run (it installs the Go packages it needs and builds
+# interop/cswriter.go into build/interop/) with the reader built here. check
+# runs interop-run in both passes unless INTEROP is empty (the ASan pass with
+# the reader built under ASan); INTEROP_SEED, INTEROP_LOCKSTEP, INTEROP_FREE:
+# see interop/run.
+INTEROP       = 1
+INTEROP_READER = $(BUILDDIR)/interop/reader
+.PHONY: interop interop-run interop-self-test
+
+$(INTEROP_READER): interop/reader.c core/image_store.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore $(PKG_CFLAGS) -o $@ $< $(LIB_A) $(XFLAGS) $(LDFLAGS) $(PKG_LIBS)
+
+interop: deps
+	@$(MAKE) --no-print-directory interop-run
+
+interop-run: $(INTEROP_READER)
+	@$(TEST_ENV) INTEROP_READER='$(CURDIR)/$(INTEROP_READER)' \
+	    bash scripts/run-suite "interop ($(INTEROP_READER))" bash interop/run
+
+# The harness's own test: a fake reader, right and then wrong in each way.
+interop-self-test: deps
+	@bash scripts/run-suite "interop self-test" bash interop/run --self-test
+
+-include $(BUILDDIR)/interop/reader.d
 
 # ---- mutation check (issue 15) ---------------------------------------------
 # scripts/mutate -h lists its options (MUTATE_JOBS, MUTATE_SUITES, ...); the
