@@ -100,7 +100,9 @@ describe("imagestore.json", function()
       { "nul", "invalid JSON at byte 3: lexical error: invalid string in json text." },
     }
     for _, case in ipairs(INVALID) do
-      it(("refuses %q with the parser's reason"):format(case[1]), function()
+      -- (bytes outside printable ASCII spelled out: a case name must be text)
+      local shown = case[1]:gsub("[^\32-\126]", function(c) return ("\\%d"):format(c:byte()) end)
+      it(("refuses %q with the parser's reason"):format(shown), function()
         fails("EINVAL", case[2], json.decode(case[1]))
       end)
     end
