@@ -351,6 +351,28 @@ function M.fails(code, message, ok, msg, c, ...)
   luassert.are.equal(0, select("#", ...), "extra results after the code")
 end
 
+-- The error a call raised, without the "file:line: " position.
+function M.raised(fn, ...)
+  local ok, err = pcall(fn, ...)
+  luassert.is_false(ok, "expected an error to be raised")
+  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
+end
+
+-- The globals that loading module's file anew defines (a list, sorted); the
+-- fresh module table must be a table.
+function M.globals_added(module)
+  local path = assert(package.searchpath(module, package.path))
+  local before = {}
+  for k in pairs(_G) do before[k] = true end
+  luassert.is_table(dofile(path))
+  local added = {}
+  for k in pairs(_G) do
+    if not before[k] then added[#added + 1] = tostring(k) end
+  end
+  table.sort(added)
+  return added
+end
+
 -- Asserts that a call returned true.
 function M.succeeds(ok, msg, code)
   luassert.are.equal(true, ok, "expected true, got " .. tostring(ok) .. ": " .. tostring(msg) .. " " .. tostring(code))

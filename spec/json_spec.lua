@@ -4,25 +4,12 @@ local helpers = require("spec.helpers")
 local fails = helpers.fails
 local json = require("imagestore.json")
 
--- The error a call raised, without the "file:line: " position.
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error to be raised")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local raised = helpers.raised
 
 describe("imagestore.json", function()
   describe("module", function()
     it("creates no globals when required", function()
-      local path = assert(package.searchpath("imagestore.json", package.path))
-      local before = {}
-      for k in pairs(_G) do before[k] = true end
-      assert.is_table(dofile(path))
-      local added = {}
-      for k in pairs(_G) do
-        if not before[k] then added[#added + 1] = tostring(k) end
-      end
-      assert.are.same({}, added)
+      assert.are.same({}, helpers.globals_added("imagestore.json"))
     end)
 
     it("exports exactly the documented names", function()

@@ -26,12 +26,7 @@ local function refused(reason, input, ...)
   fails("EINVAL", msg(input, reason), ...)
 end
 
--- The error a call raised, without the "file:line: " position.
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error to be raised")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local raised = helpers.raised
 
 -- domain/path joined, as upstream's Name().
 local function name_of(r)
@@ -61,16 +56,7 @@ describe("imagestore.naming", function()
 
   describe("module", function()
     it("creates no globals when required", function()
-      local path = assert(package.searchpath("imagestore.naming", package.path))
-      local before = {}
-      for k in pairs(_G) do before[k] = true end
-      local fresh = dofile(path)
-      assert.is_table(fresh)
-      local added = {}
-      for k in pairs(_G) do
-        if not before[k] then added[#added + 1] = tostring(k) end
-      end
-      assert.are.same({}, added)
+      assert.are.same({}, helpers.globals_added("imagestore.naming"))
     end)
 
     it("exports exactly the documented functions", function()

@@ -10,12 +10,7 @@ local registries_conf = require("imagestore.registries_conf")
 local ROOT = os.getenv("IMAGESTORE_ROOT") or "."
 local CONF = ROOT .. "/spec/data/registries.conf"
 
--- The error a call raised, without the "file:line: " position.
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error to be raised")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local raised = helpers.raised
 
 -- Checks that refuse what has a '_' (registries) or an uppercase letter
 -- (aliases), and record what they were asked.
@@ -65,16 +60,7 @@ describe("imagestore.registries_conf", function()
 
   describe("module", function()
     it("creates no globals when required", function()
-      local path = assert(package.searchpath("imagestore.registries_conf", package.path))
-      local before = {}
-      for k in pairs(_G) do before[k] = true end
-      local fresh = dofile(path)
-      assert.is_table(fresh)
-      local added = {}
-      for k in pairs(_G) do
-        if not before[k] then added[#added + 1] = tostring(k) end
-      end
-      assert.are.same({}, added)
+      assert.are.same({}, helpers.globals_added("imagestore.registries_conf"))
     end)
 
     it("exports exactly the documented functions", function()

@@ -9,12 +9,7 @@ local sha256 = require("imagestore").sha256
 
 local FIXTURES = os.getenv("IMAGESTORE_FIXTURES") or "spec/fixtures"
 
--- The error a call raised, without the "file:line: " position.
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error to be raised")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local raised = helpers.raised
 
 -- One ustar header block: name, size, type flag ("0" file, "2" symlink,
 -- "1" hard link, "5" directory), link target; size_field overrides the
