@@ -122,6 +122,9 @@ LIB_LUA_A     = $(BUILDDIR)/libimagestore-lua.a
 LIB_SO        = $(BUILDDIR)/libimagestore.so.$(SOVERSION)
 LIB_SO_LINK   = $(BUILDDIR)/libimagestore.so
 MOD_SO        = $(BUILDDIR)/lua/imagestore/core.so
+# The imagestore command, and the C file holding its built-in Lua files.
+CLI_BIN       = $(BUILDDIR)/bin/imagestore
+CLI_EMBED_C   = $(BUILDDIR)/cli/embedded_lua.c
 
 # ---- test environment -----------------------------------------------------
 # Specs and C tests get IMAGESTORE_ROOT (repo root) and IMAGESTORE_FIXTURES
@@ -160,13 +163,14 @@ DEMO_STORE    = $(CURDIR)/demo-store
 .PHONY: all lib module tests deps check check-c check-lua demo torture help \
         install install-lib install-lua uninstall clean build-deps-ok
 
-all: lib module tests
+all: lib module cli tests
 
 # The targets, from the comment at the top of this file.
 help:
 	@awk '/^#   make/ { on = 1 } on && !/^#/ { exit } on { sub(/^# /, ""); print }' \
 	    $(firstword $(MAKEFILE_LIST))
 
+cli: $(CLI_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_LINK) $(LIB_LUA_A)
 module: $(MOD_SO)
 tests: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(HOOK_HOST)
@@ -234,6 +238,20 @@ $(MOD_SO): $(MOD_OBJ) $(LIB_A)
 	if readelf -d $@ | grep -q 'NEEDED.*liblua'; then \
 	  echo "error: $@ links liblua; the module must take Lua from the interpreter" >&2; \
 	  rm -f $@; exit 1; fi
+
+# The imagestore command: cli/main.c embeds Lua, the binding's objects and
+# every Lua file of the module (scripts/embed-lua.lua writes them into a C
+# file), so it needs nothing installed beside it.
+lua_module_name = $(if $(filter init,$(notdir $(basename $(1)))),imagestore,imagestore.$(notdir $(basename $(1))))
+
+$(CLI_EMBED_C): $(LUA_MODS) scripts/embed-lua.lua
+	@mkdir -p $(@D)
+	$(LUA) scripts/embed-lua.lua $@ $(foreach f,$(LUA_MODS),$(call lua_module_name,$(f))=$(f))
+
+$(CLI_BIN): cli/main.c $(CLI_EMBED_C) cli/embedded_lua.h $(MOD_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icli -Ilua $(LUA_CFLAGS) -o $@ cli/main.c $(CLI_EMBED_C) \
+	    $(MOD_OBJ) $(LIB_A) $(XFLAGS) $(LDFLAGS) $(LUA_LIBS) $(PKG_LIBS) $(MOD_PKG_LIBS)
 
 # The example host links Lua itself (it is a program, not a module).
 $(HOOK_HOST): examples/hook_host.c $(LIB_LUA_A) $(LIB_A)
@@ -313,8 +331,8 @@ check-c: $(TEST_BINS) $(FAULT_SHIM) $(FUZZ_REPLAYS) $(LIB_SO) $(LIB_A)
 	done; \
 	exit $$status
 
-check-lua: $(MOD_SO) $(HOOK_HOST) $(if $(SANITIZE),$(NOINHERIT_SO))
-	@$(TEST_ENV) IMAGESTORE_HOOK_HOST='$(CURDIR)/$(HOOK_HOST)' \
+check-lua: $(MOD_SO) $(HOOK_HOST) $(CLI_BIN) $(if $(SANITIZE),$(NOINHERIT_SO))
+	@$(TEST_ENV) IMAGESTORE_HOOK_HOST='$(CURDIR)/$(HOOK_HOST)' IMAGESTORE_CLI='$(CURDIR)/$(CLI_BIN)' \
 	    bash scripts/run-suite "busted spec/ ($(MOD_SO))" \
 	    $(LUA_ENV) $(BUSTED_PRELOAD) $(LUA) $(BUSTED) -o TAP spec
 

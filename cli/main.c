@@ -1,0 +1,92 @@
+/*
+ * imagestore: the command. A small C host that embeds Lua 5.4, preloads the
+ * imagestore module (its C part linked in, its Lua files built in by
+ * scripts/embed-lua.lua) and runs the command-line logic, which is Lua:
+ * lua/imagestore/cli.lua's main(args) returns the exit status.
+ *
+ * Exit status: 0 success, 1 the operation failed, 2 a usage error; an error
+ * inside the Lua code itself is reported as "imagestore: internal error: ..."
+ * with status 1 (IMAGESTORE_DEBUG=1 adds the traceback).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "embedded_lua.h"
+#include "lauxlib.h"
+#include "lua.h"
+#include "lualib.h"
+
+int luaopen_imagestore_core(lua_State *L);
+
+/* package.preload[name] for every built-in module. */
+static int preload_modules(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_imagestore_core);
+    lua_setfield(L, -2, "imagestore.core");
+    for (const embedded_lua *m = embedded_lua_modules; m->name != NULL; m++) {
+        char chunk[128];
+        snprintf(chunk, sizeof chunk, "=[built-in %s]", m->name);
+        if (luaL_loadbufferx(L, m->text, m->len, chunk, "t") != LUA_OK)
+            return lua_error(L);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL)
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    const char *debug = getenv("IMAGESTORE_DEBUG");
+    if (debug != NULL && debug[0] != '\0' && debug[0] != '0')
+        luaL_traceback(L, L, msg, 1);
+    else
+        lua_pushstring(L, msg);
+    return 1;
+}
+
+/* Protected: preload, require the CLI, call main(args); the status on top. */
+static int run(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    luaL_openlibs(L);
+    preload_modules(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "imagestore.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, argc, 0);
+    for (int i = 1; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fputs("imagestore: out of memory\n", stderr);
+        return 1;
+    }
+    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, run);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status;
+    if (lua_pcall(L, 2, 1, 1) != LUA_OK) {
+        fprintf(stderr, "imagestore: internal error: %s\n", lua_tostring(L, -1));
+        status = 1;
+    } else {
+        status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 1;
+    }
+    fflush(stdout);
+    lua_close(L);
+    return status;
+}
