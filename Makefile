@@ -97,6 +97,7 @@ OBJDIR        = $(BUILDDIR)/obj
 CORE_SRCS    := $(sort $(wildcard core/*.c))
 CORE_OBJS     = $(CORE_SRCS:%.c=$(OBJDIR)/%.o)
 MOD_SRC       = lua/imagestore_core.c lua/imagestore_json.c lua/imagestore_tar.c \
+                lua/imagestore_files.c \
                 lua/imagestore_lua_hooks.c
 MOD_OBJ       = $(MOD_SRC:%.c=$(OBJDIR)/%.o)
 # A C program that embeds a store and a Lua state with hooks from a file.

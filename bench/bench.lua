@@ -10,6 +10,12 @@
 --     big-data-read, big-data-read-config, get (st:get by full ID: one image
 --     table per call; last, so that the phases before it run as they did)
 --   lua5.4 bench/bench.lua delete DIR N
+--   lua5.4 bench/bench.lua import DIR N
+--     phases: import-oci-layout, import-containers-storage (images/s): N
+--     images imported by require("imagestore.import") into an empty store,
+--     from an OCI layout and from a containers/storage images directory
+--     written here before the clock (the workload's names, a 1.5 KB config,
+--     a manifest and one tiny layer each)
 --
 -- Needs the bench_clock C module (bench/lua_clock.c, built by `make bench`)
 -- on LUA_CPATH for a wall clock.
@@ -223,9 +229,99 @@ local function delete(dir, n)
   st:close()
 end
 
+-- ---- import ------------------------------------------------------------------
+
+local function write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local function ch(k) return B64:sub(k + 1, k + 1) end
+    out[#out + 1] = ch(v >> 18 & 63) .. ch(v >> 12 & 63) .. (b and ch(v >> 6 & 63) or "=")
+      .. (c and ch(v & 63) or "=")
+  end
+  return table.concat(out)
+end
+
+-- The import workload: per image a 1.5 KB config with one diff ID, an OCI
+-- manifest and one tiny (uncompressed) layer; written as an OCI layout and
+-- as a containers/storage images directory (images.json, one directory of
+-- big-data files per image, big-data file names by its rule).
+local function import_workload(dir, n)
+  local layout, cs = dir .. "/layout", dir .. "/cs-images"
+  assert(os.execute(("mkdir -p '%s/blobs/sha256' '%s'"):format(layout, cs)))
+  write_file(layout .. "/oci-layout", '{"imageLayoutVersion": "1.0.0"}')
+  local index, records = {}, {}
+  local created = "2026-12-02T10:00:00.123456789Z"
+  for i = 0, n - 1 do
+    local layer = ("layer %d\n"):format(i)
+    local diff = imagestore.sha256(layer)
+    local config = ('{"created":"%s","architecture":"amd64","os":"linux","config":{"Env":["X=%s"]},'
+      .. '"rootfs":{"type":"layers","diff_ids":["%s"]}}'):format(created, ("x"):rep(1300) .. i, diff)
+    local cdigest = imagestore.sha256(config)
+    local manifest = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+      .. '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},'
+      .. '"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}]}')
+      :format(cdigest, #config, diff, #layer)
+    local mdigest = imagestore.sha256(manifest)
+    local name = "example.com/repo" .. i .. ":tag"
+    for _, blob in ipairs({ { diff, layer }, { cdigest, config }, { mdigest, manifest } }) do
+      write_file(layout .. "/blobs/sha256/" .. blob[1]:sub(8), blob[2])
+    end
+    index[#index + 1] = ('{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s",'
+      .. '"size":%d,"annotations":{"org.opencontainers.image.ref.name":"%s"}}'):format(mdigest, #manifest, name)
+    local id = cdigest:sub(8)
+    assert(os.execute(("mkdir -p '%s/%s'"):format(cs, id)))
+    local keys = { { cdigest, config }, { "manifest-" .. mdigest, manifest }, { "manifest", manifest } }
+    local names, sizes, digests = {}, {}, {}
+    for _, kv in ipairs(keys) do
+      local file = kv[1]:match("^[.0-9a-z]+$") and kv[1] or "=" .. base64(kv[1])
+      write_file(cs .. "/" .. id .. "/" .. file, kv[2])
+      names[#names + 1] = '"' .. kv[1] .. '"'
+      sizes[#sizes + 1] = ('"%s":%d'):format(kv[1], #kv[2])
+      digests[#digests + 1] = ('"%s":"%s"'):format(kv[1], imagestore.sha256(kv[2]))
+    end
+    records[#records + 1] = ('{"id":"%s","digest":"%s","names":["%s"],"layer":"%s","metadata":"{}",'
+      .. '"big-data-names":[%s],"big-data-sizes":{%s},"big-data-digests":{%s},"created":"%s"}')
+      :format(id, mdigest, name, diff:sub(8), table.concat(names, ","), table.concat(sizes, ","),
+              table.concat(digests, ","), created)
+  end
+  write_file(layout .. "/index.json", '{"schemaVersion":2,"manifests":[' .. table.concat(index, ",") .. "]}")
+  write_file(cs .. "/images.json", "[" .. table.concat(records, ",") .. "]")
+  return layout, cs
+end
+
+local function import_phases(dir, n)
+  local import = require("imagestore.import")
+  local layout, cs = import_workload(dir, n)
+  os.execute("sync")
+  for _, p in ipairs({ { "import-oci-layout", import.oci_layout, layout, "/store-oci" },
+                       { "import-containers-storage", import.containers_storage, cs, "/store-cs" } }) do
+    local st = open(dir .. p[4])
+    collectgarbage()
+    local t0 = now()
+    local done, msg, code = p[2](st, p[3])
+    local dt = now() - t0
+    if not done then die(p[1], msg, code) end
+    if #done.images ~= n or #done.skipped ~= 0 then
+      die(p[1], ("%d images imported, %d skipped (%s)"):format(#done.images, #done.skipped,
+        done.skipped[1] and done.skipped[1].message or "-"))
+    end
+    report(p[1], n, dt, n, { { "images_per_s", n / dt } })
+    st:close()
+  end
+end
+
 local cmd, dir, n = arg[1], arg[2], math.tointeger(tonumber(arg[3] or ""))
 if not (cmd and dir and n) then
-  io.stderr:write("usage: bench.lua create|read|delete DIR N [mode [chunk]]\n")
+  io.stderr:write("usage: bench.lua create|read|delete|import DIR N [mode [chunk]]\n")
   os.exit(2)
 end
 if cmd == "create" then
@@ -234,6 +330,8 @@ elseif cmd == "read" then
   read(dir, n)
 elseif cmd == "delete" then
   delete(dir, n)
+elseif cmd == "import" then
+  import_phases(dir, n)
 else
   io.stderr:write("bench.lua: unknown command ", cmd, "\n")
   os.exit(2)

@@ -202,6 +202,20 @@ for _, impl in ipairs({ C, LUA }) do
        ok = function(v) return v >= 10000 end }
 end
 
+-- imports (issue 12): N images through imagestore.import, against the Lua
+-- create-batch of the same N (one batch; the import batches 1000 at a time)
+do
+  local batch = med(LUA, "create-batch", N_CMP, nil, "images_per_s")
+  for _, p in ipairs({ { "import-oci-layout", "an OCI layout" },
+                       { "import-containers-storage", "a containers/storage store" } }) do
+    row{ label = ("import, N=%d, from %s (Lua)"):format(N_CMP, p[2]),
+         ours = (med(LUA, p[1], N_CMP, nil, "images_per_s")), unit = "rate",
+         target = batch and ("≥ ½ Lua create-batch at N=%d (%.0f img/s) = %.0f img/s"):format(N_CMP, batch, batch / 2)
+                  or "≥ ½ Lua create-batch (not measured)",
+         ok = function(v) return batch ~= nil and v >= batch / 2 end }
+  end
+end
+
 row{ label = ("open+list, N=%d, warm page cache"):format(N_BIG),
      ours = (med(C, "open+list", N_BIG, "warm", "seconds")),
      peer = (med(CS, "open+list", N_BIG, "warm", "seconds")), unit = "s",

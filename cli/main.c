@@ -10,6 +10,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "embedded_lua.h"
 #include "lauxlib.h"
@@ -18,12 +20,43 @@
 
 int luaopen_imagestore_core(lua_State *L);
 
+/* host.isatty(fd) --> whether fd (0, 1 or 2) is a terminal */
+static int host_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= 2, 1, "0, 1 or 2 expected");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
+/* host.columns(fd) --> the terminal's width, or nil */
+static int host_columns(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= 2, 1, "0, 1 or 2 expected");
+    struct winsize ws;
+    if (ioctl((int)fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+        return 0;
+    lua_pushinteger(L, ws.ws_col);
+    return 1;
+}
+
+/* require("imagestore.cli_host"): what only the host can tell the CLI. */
+static int open_cli_host(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"isatty", host_isatty}, {"columns", host_columns}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    return 1;
+}
+
 /* package.preload[name] for every built-in module. */
 static int preload_modules(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_imagestore_core);
     lua_setfield(L, -2, "imagestore.core");
+    lua_pushcfunction(L, open_cli_host);
+    lua_setfield(L, -2, "imagestore.cli_host");
     for (const embedded_lua *m = embedded_lua_modules; m->name != NULL; m++) {
         char chunk[128];
         snprintf(chunk, sizeof chunk, "=[built-in %s]", m->name);

@@ -26,6 +26,7 @@
 #include "imagestore_lua_hooks.h"
 #include "imagestore_json.h"
 #include "imagestore_tar.h"
+#include "imagestore_files.h"
 
 #ifndef IMAGESTORE_VERSION /* the Makefile passes its VERSION */
 #error "IMAGESTORE_VERSION must be defined (-DIMAGESTORE_VERSION=\"x.y.z\")"
@@ -1387,6 +1388,7 @@ LUA_EXPORT int luaopen_imagestore_core(lua_State *L)
     set_named_funcs(L, core_funcs);
     imagestore_json_register(L);
     imagestore_tar_register(L);
+    imagestore_files_register(L);
     lua_pushliteral(L, IMAGESTORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, IMAGESTORE_VERSION);

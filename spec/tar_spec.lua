@@ -1,6 +1,6 @@
 -- imagestore.tar: reading tar archives through libarchive, for imports.
--- Hostile archives are written here byte by byte (ustar headers), so that
--- no tool's sanitizing gets in the way.
+-- Hostile archives are written byte by byte (ustar headers, spec/helpers.lua),
+-- so that no tool's sanitizing gets in the way.
 
 local helpers = require("spec.helpers")
 local fails = helpers.fails
@@ -11,35 +11,7 @@ local FIXTURES = os.getenv("IMAGESTORE_FIXTURES") or "spec/fixtures"
 
 local raised = helpers.raised
 
--- One ustar header block: name, size, type flag ("0" file, "2" symlink,
--- "1" hard link, "5" directory), link target; size_field overrides the
--- octal size text (a header that lies).
-local function header(name, size, typeflag, link, size_field)
-  local function field(s, n) return s .. string.rep("\0", n - #s) end
-  local function octal(v, n) return ("%0" .. (n - 1) .. "o"):format(v) .. "\0" end
-  local h = field(name, 100) .. octal(420, 8) .. octal(0, 8) .. octal(0, 8)
-    .. (size_field or octal(size, 12)) .. octal(0, 12) .. "        " .. (typeflag or "0")
-    .. field(link or "", 100) .. "ustar\0" .. "00" .. field("", 32) .. field("", 32)
-    .. octal(0, 8) .. octal(0, 8) .. field("", 155) .. field("", 12)
-  assert(#h == 512)
-  local sum = 0
-  for i = 1, 512 do sum = sum + h:byte(i) end
-  return h:sub(1, 148) .. ("%06o\0 "):format(sum) .. h:sub(157)
-end
-
-local function pad(data) return data .. string.rep("\0", (512 - #data % 512) % 512) end
-
--- A tar of {name, data [, typeflag, link]} entries.
-local function archive(entries)
-  local parts = {}
-  for _, e in ipairs(entries) do
-    local data = e[2] or ""
-    parts[#parts + 1] = header(e[1], #data, e[3], e[4])
-    parts[#parts + 1] = pad(data)
-  end
-  parts[#parts + 1] = string.rep("\0", 1024)
-  return table.concat(parts)
-end
+local header, archive = helpers.tar_header, helpers.tar_archive
 
 local function write(path, bytes)
   local f = assert(io.open(path, "wb"))

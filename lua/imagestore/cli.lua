@@ -922,23 +922,80 @@ local function optional(module)
   return nil
 end
 
+-- The terminal, as the host tells it (cli/main.c); nothing outside it.
+local function host()
+  local ok, h = pcall(require, "imagestore.cli_host")
+  if ok then return h end
+  return { isatty = function() return false end, columns = function() return nil end }
+end
+
 commands.import = {
-  help = [[
-Usage: imagestore import PATH...
+  help = [=[
+Usage: imagestore import [--platform OS/ARCH[/VARIANT]] [--verify-layers] PATH...
 
 Imports every image of each PATH: an OCI layout, an oci-archive or
 docker-archive tarball, a containers/storage images directory, or an
-iSulad store (the kind is detected).
-]],
-  options = { json = { kind = "flag" } },
+iSulad store (the kind is detected). On a terminal a progress line runs on
+stderr; otherwise each image gets a line on stdout ("added", "updated",
+"unchanged" or "skipped", then its ID and names). Exit status 1 when a path
+or an image could not be imported.
+]=],
+  options = { platform = { kind = "value" }, ["verify-layers"] = { kind = "flag" },
+              json = { kind = "flag" } },
   write = true,
 }
 
-function commands.import.run(ctx)
-  local import = optional("imagestore.import")
-  if not import then failure("import is not available in this build") end
-  return import.cli(ctx, { say = say, escape = escape, failure = failure, usage_error = usage_error,
-                           open_store = open_store, print_json = print_json, must = must })
+function commands.import.run(ctx, o)
+  if #ctx.operands == 0 then usage_error("import needs at least one path") end
+  local import = require("imagestore.import")
+  local st <close> = open_store(ctx.cfg, true)
+  local h = host()
+  local tty = not ctx.json and h.isatty(2)
+  local status, reports = 0, json.array()
+  for _, path in ipairs(ctx.operands) do
+    local images, blobs, bytes = 0, 0, 0
+    local function show(final)
+      local line = ("%s: %d image%s, %d blob%s, %s"):format(escape(path), images,
+        images == 1 and "" or "s", blobs, blobs == 1 and "" or "s", human_size(bytes))
+      local width = h.columns(2) or 80
+      if #line > width - 1 then line = line:sub(1, width - 4) .. "..." end
+      io.stderr:write("\r\27[K", line, final and "\n" or "")
+      io.stderr:flush()
+    end
+    local opts = { platform = o.platform, verify_layers = o["verify-layers"] or nil }
+    opts.progress = function(ev)
+      if ev.kind == "blob" then
+        blobs, bytes = blobs + 1, bytes + (ev.size or 0)
+      elseif ev.kind == "image" then
+        images = images + 1
+        if not tty and not ctx.json then
+          say(ev.status, " ", ev.id and ev.id:sub(1, 12) or escape(ev.source or "?"),
+              ev.message and (": " .. escape(ev.message)) or "", "\n")
+        end
+      end
+      -- each image, and every 32nd blob: a terminal is slow to write to
+      if tty and (ev.kind == "image" or blobs % 32 == 1) then show(false) end
+    end
+    local report, msg = import.auto(st, path, opts)
+    if tty then show(true) end
+    if not report then
+      io.stderr:write("imagestore: ", escape(msg), "\n")
+      status = 1
+    else
+      for _, s in ipairs(report.skipped or {}) do
+        io.stderr:write("imagestore: ", escape(s.source or path), ": ", escape(s.message or "?"), "\n")
+        status = 1
+      end
+      if not ctx.json and not tty then
+        for _, n in ipairs(report.names or {}) do
+          if n.from then say("moved ", escape(n.name), " from ", n.from:sub(1, 12), "\n") end
+        end
+      end
+      reports[#reports + 1] = report
+    end
+  end
+  if ctx.json then print_json(reports) end
+  return status
 end
 
 commands.gc = {
