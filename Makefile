@@ -15,6 +15,7 @@
 #   make bench      deps, then the benchmark (bench/run; table + build/bench/results.json)
 #   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
 #   make bench-naming  what naming policies and hooks cost (bench/naming.lua)
+#   make bench-gc   what image garbage collection costs (bench/gc.lua)
 #   make fuzz       libFuzzer (clang) on every fuzz/fuzz_*.c for FUZZ_SECONDS each
 #   make mutate     deps, then scripts/mutate: each mutation of spec/mutations.txt
 #                   (a sync, a rollback step, an exclusive lock, the change-token
@@ -450,6 +451,16 @@ BENCH_NAMING_N ?= 10000
 bench-naming: $(BENCH_CLOCK) $(MOD_SO)
 	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
 	    $(LUA) bench/naming.lua '$(BENCH_DIR)/naming' $(BENCH_NAMING_N)
+
+# make bench-gc: only what image garbage collection costs (bench/gc.lua, issue
+# 13: gc.plan over BENCH_GC_PLAN_N images, gc.apply of half of BENCH_GC_APPLY_OF);
+# JSON lines on stdout. `make bench` runs it too, beside the peer's delete.
+BENCH_GC_PLAN_N ?= 10000
+BENCH_GC_APPLY_OF ?= 2000
+.PHONY: bench-gc
+bench-gc: $(BENCH_CLOCK) $(MOD_SO)
+	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
+	    $(LUA) bench/gc.lua '$(BENCH_DIR)/gc' $(BENCH_GC_PLAN_N) $(BENCH_GC_APPLY_OF)
 
 bench-plot:
 	@bash scripts/ensure-deps gnuplot-nox

@@ -295,6 +295,31 @@ row{ label = ("delete/image, N=%d (C)"):format(N_CMP),
      target = "≤ 0.20× containers/storage", needs_peer = true,
      ok = function(_, _, ratio) return ratio <= 0.2 end }
 
+-- Image garbage collection (issue 13, bench/gc.lua): a plan over N images
+-- with every rule, and gc.apply removing 1000 of 2000 images beside the
+-- peer's delete of 1000 (its delete phase above, on a store of 1000).
+do
+  local plan_g
+  for _, g in ipairs(group_list) do
+    if g.impl == LUA and g.phase == "gc-plan" and (not plan_g or g.n > plan_g.n) then plan_g = g end
+  end
+  local n = plan_g and plan_g.n or 10000
+  row{ label = ("gc.plan over N=%d images, every rule at once (Lua)"):format(n),
+       ours = (med(LUA, "gc-plan", n, nil, "seconds")), unit = "s",
+       target = "≤ 50 ms (issue 13)", ok = function(v) return v <= 0.05 end }
+  local apply_g
+  for _, g in ipairs(group_list) do
+    if g.impl == LUA and g.phase == "gc-apply" then apply_g = g end
+  end
+  local of = apply_g and apply_g.lines[1].of
+  row{ label = ("removing %d of %s images through gc.apply, durable (Lua), vs the peer's delete of %d")
+         :format(apply_g and apply_g.n or 1000, of and tostring(of) or "2000", N_CMP),
+       ours = apply_g and (med(LUA, "gc-apply", apply_g.n, nil, "seconds")) or nil,
+       peer = (med(CS, "delete", N_CMP, nil, "seconds")), unit = "s",
+       target = "≤ 1/10 of containers/storage (issue 13)", needs_peer = true,
+       ok = function(_, _, ratio) return ratio <= 0.1 end }
+end
+
 row{ label = ("memory after open, N=%d, above an empty store"):format(N_HUGE),
      ours = (med(C, "rss", N_HUGE, nil, "bytes_per_image")), unit = "bytes",
      target = "≤ 1.5 KB (1536 B)/image", ok = function(v) return v <= 1536 end }

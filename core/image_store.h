@@ -848,6 +848,91 @@ IMAGE_STORE_API int image_store_check_with(image_store_t *image_store, const ima
  */
 IMAGE_STORE_API int image_store_repair(image_store_t *image_store, image_store_problem **actions, size_t *len);
 
+/* Garbage collection of the store's own files (image GC, the policy of which
+ * images to delete, is Lua: imagestore.gc). image_store_gc() removes what
+ * no image needs: leftover temp entries (".tmp-*" in <dir> and in image
+ * directories), big-data files that the image's record does not name
+ * (check()'s "orphan-file" whose name is a big-data key's file name; other
+ * stray files are left to repair()), and, when asked, entries of
+ * <dir>/.quarantine last changed (ctime: a move there sets it) longer ago
+ * than an age. Image directories whose record cannot be used, or that
+ * cannot be listed, are not looked into (repair() quarantines the former;
+ * check() reports both). No symlink is followed. */
+
+/* How image_store_gc() runs. All zero (or NULL): remove temp entries and
+ * unrecorded big-data files, keep everything quarantined. */
+typedef struct image_store_gc_options {
+    bool dry_run;           /* list what would be removed, change nothing */
+    bool quarantine;        /* also remove quarantined entries older than quarantine_age */
+    int64_t quarantine_age; /* seconds, >= 0: an entry is older when now - its ctime > this */
+    int64_t now;            /* epoch seconds ages are measured from; 0: the current time */
+} image_store_gc_options;
+
+/* One entry image_store_gc() removed, or in a dry run would remove. */
+typedef struct image_store_gc_entry {
+    char *path;    /* <dir>/<entry>[/<file>], <dir>/.quarantine/<entry> */
+    char *kind;    /* "temp-file", "orphan-file" or "quarantined" */
+    char *problem; /* a sentence: "removed ..." or "would remove ..." */
+    int64_t bytes; /* the disk blocks it held (st_blocks * 512, its whole tree);
+                      -1 when part of it could not be measured */
+} image_store_gc_entry;
+
+/**
+ * Collects the store's garbage (see above). Without dry_run it works under
+ * the exclusive lock, syncs each directory it removed from before it
+ * returns, and goes on past an entry it fails to remove; a dry run takes
+ * the shared lock and also works on a read-only store. Runs no hook and
+ * changes no record, so other stores need not reload.
+ *
+ * @param image_store the store
+ * @param opts how; NULL: all zero; borrowed for the call
+ * @param entries out: what it removed (or would remove), in order (the store
+ *        directory's entries by name, then the quarantine's), also on
+ *        failure (then it may be NULL); released with
+ *        image_store_gc_entries_free(*entries, *len)
+ * @param len out: how many
+ * @return 0, or -1 with the first error met: IMAGE_STORE_EINVAL (inside a
+ *         batch; quarantine_age or now negative), IMAGE_STORE_EREADONLY (not
+ *         a dry run), IMAGE_STORE_ELAYOUT (containers/storage's layout),
+ *         IMAGE_STORE_ESYS (listing, removing or syncing failed)
+ */
+IMAGE_STORE_API int image_store_gc(image_store_t *image_store, const image_store_gc_options *opts,
+                                   image_store_gc_entry **entries, size_t *len);
+
+/**
+ * Frees each of the len entries' strings, then the array.
+ *
+ * @param entries from image_store_gc(); NULL is fine
+ * @param len how many it holds
+ */
+IMAGE_STORE_API void image_store_gc_entries_free(image_store_gc_entry *entries, size_t len);
+
+/* What image_store_usage() measures: the store itself, never its additional
+ * stores (garbage collection frees only there). */
+typedef struct image_store_usage_figures {
+    size_t images;      /* how many images */
+    int64_t size;       /* the sum of their sizes: each image's recorded size when it
+                           has one, else the sum of its recorded big-data sizes
+                           (an unrecorded one counts 0) */
+    int64_t disk_bytes; /* the disk blocks (st_blocks * 512) of their directories and
+                           everything in them, measured with fstatat() below the
+                           store's directory, no symlink followed; a file with
+                           several links counts once */
+} image_store_usage_figures;
+
+/**
+ * The store's usage figures, under the shared lock (caught up with other
+ * processes first). Inside a batch, images and size count what the batch
+ * staged, and disk_bytes only what is on disk already. In
+ * containers/storage's layout, the image directories are its <dir>/<id>.
+ *
+ * @param image_store the store
+ * @param usage out: the figures
+ * @return 0, or -1 (only the common codes: a stat or listing failed with
+ *         something else than ENOENT, out of memory)
+ */
+IMAGE_STORE_API int image_store_usage(image_store_t *image_store, image_store_usage_figures *usage);
+
 /* Hooks: user code the store calls at defined points (a Lua binding
  * installs Lua functions here; see lua/imagestore_lua_hooks.h).
  *

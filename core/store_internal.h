@@ -16,6 +16,7 @@
  *                     images.json and its images.lock protocol
  *   store_layers.c    additional read-only stores below this one
  *   repair.c          daemon recovery, check() and repair()
+ *   store_gc.c        store garbage collection and the usage figures
  * Every function here that can fail returns 0 or an IMAGE_STORE_E* code and
  * sets s->err.
  */

@@ -167,6 +167,8 @@ typedef struct box {
     size_t strs_len;
     image_store_problem *problems;
     size_t problems_len;
+    image_store_gc_entry *gc;
+    size_t gc_len;
 } box;
 
 static int box_release(lua_State *L)
@@ -188,6 +190,9 @@ static int box_release(lua_State *L)
     image_store_problems_free(b->problems, b->problems_len);
     b->problems = NULL;
     b->problems_len = 0;
+    image_store_gc_entries_free(b->gc, b->gc_len);
+    b->gc = NULL;
+    b->gc_len = 0;
     b->busy = false;
     return 0;
 }
@@ -1213,6 +1218,167 @@ static int store_repair(lua_State *L)
     return problems_result(L, image_store_repair);
 }
 
+/* ------------------------------------------------------------ gc, usage */
+
+/* st:usage() --> { images=, size=, disk_bytes= }: the store itself */
+static int store_usage(lua_State *L)
+{
+    lstore *s = store_check(L);
+    image_store_usage_figures u;
+    if (image_store_usage(&s->st, &u) != 0)
+        return push_store_error(L, s);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)u.images);
+    lua_setfield(L, -2, "images");
+    lua_pushinteger(L, (lua_Integer)u.size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)u.disk_bytes);
+    lua_setfield(L, -2, "disk_bytes");
+    return 1;
+}
+
+/* An option at idx that must be an integer >= 0 (floats with an integer
+ * value too); raises otherwise. */
+static int64_t opt_count(lua_State *L, int idx, const char *key)
+{
+    int isint = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isint);
+    if (lua_type(L, idx) != LUA_TNUMBER || !isint)
+        luaL_error(L, "bad option '%s' (integer expected, got %s)", key,
+                   lua_type(L, idx) == LUA_TNUMBER ? "a fraction" : luaL_typename(L, idx));
+    if (v < 0)
+        luaL_error(L, "bad option '%s' (must not be negative)", key);
+    return (int64_t)v;
+}
+
+/* st:store_gc{ dry_run=, quarantine_age=, now= } -->
+ * { {path=, kind=, problem=, bytes=}... }: what it removed (or would);
+ * on a failure nil, message, code, and what it removed all the same */
+static int store_store_gc(lua_State *L)
+{
+    lstore *s = store_check(L);
+    image_store_gc_options opts = {false, false, 0, 0};
+    if (!lua_isnoneornil(L, 2)) {
+        check_type(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2) != 0) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (key != NULL && strcmp(key, "dry_run") == 0) {
+                opts.dry_run = opt_boolean(L, -1, key);
+            } else if (key != NULL && strcmp(key, "quarantine_age") == 0) {
+                opts.quarantine = true;
+                opts.quarantine_age = opt_count(L, -1, key);
+            } else if (key != NULL && strcmp(key, "now") == 0) {
+                opts.now = opt_count(L, -1, key);
+            } else {
+                luaL_error(L, "unknown option '%s'", luaL_tolstring(L, -2, NULL));
+            }
+            lua_pop(L, 1);
+        }
+    }
+    int bidx;
+    box *b = box_new(L, &bidx);
+    int rc = image_store_gc(&s->st, &opts, &b->gc, &b->gc_len);
+    if (rc != 0 && b->gc == NULL)
+        return fail_boxed(L, s, bidx);
+    int nret = rc != 0 ? push_store_error(L, s) + 1 : 1;
+    lua_createtable(L, table_size(b->gc_len), 0);
+    for (size_t i = 0; i < b->gc_len; i++) {
+        lua_createtable(L, 0, 4);
+        push_opt_string(L, b->gc[i].path);
+        lua_setfield(L, -2, "path");
+        push_opt_string(L, b->gc[i].kind);
+        lua_setfield(L, -2, "kind");
+        push_opt_string(L, b->gc[i].problem);
+        lua_setfield(L, -2, "problem");
+        lua_pushinteger(L, (lua_Integer)b->gc[i].bytes);
+        lua_setfield(L, -2, "bytes");
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+    lua_closeslot(L, bidx);
+    return nret;
+}
+
+/* An image's place in summaries(): its time (loaded, else created), and
+ * whether it has one. */
+typedef struct summary_order {
+    const image_storage_images *img;
+    timestamp t;
+    bool timed;
+} summary_order;
+
+static int compare_summaries(const void *a, const void *b)
+{
+    const summary_order *x = a, *y = b;
+    if (x->timed != y->timed)
+        return x->timed ? -1 : 1; /* images without a time last */
+    if (x->timed && x->t.seconds != y->t.seconds)
+        return x->t.seconds < y->t.seconds ? -1 : 1;
+    if (x->timed && x->t.nanos != y->t.nanos)
+        return x->t.nanos < y->t.nanos ? -1 : 1;
+    return strcmp(x->img->id, y->img->id);
+}
+
+/* st:summaries() --> { {id=, names=, loaded=, created=, time=, size=,
+ * read_only=, store=}... }: what garbage-collection policies read, at a
+ * fraction of images()' cost, least recently loaded first. time is the
+ * loaded time, else the created time, as epoch seconds (a float); images
+ * with neither (or neither a valid RFC 3339 time) come last, without time.
+ * Ties go by ID. size is the recorded size, else the sum of the recorded
+ * big-data sizes (as image_store_usage() counts it). */
+static int store_summaries(lua_State *L)
+{
+    lstore *s = store_check(L);
+    int bidx;
+    box *b = box_new(L, &bidx);
+    if (s->st.images(&s->st, &b->images, &b->images_len) != 0)
+        return fail_boxed(L, s, bidx);
+    size_t n = b->images_len;
+    summary_order *order = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*order), 0);
+    for (size_t i = 0; i < n; i++) {
+        const image_storage_images *img = &b->images[i];
+        order[i].img = img;
+        order[i].timed = (img->loaded != NULL && timestamp_parse(img->loaded, &order[i].t) == 0) ||
+                         (img->created != NULL && timestamp_parse(img->created, &order[i].t) == 0);
+    }
+    qsort(order, n, sizeof(*order), compare_summaries);
+    lua_createtable(L, table_size(n), 0);
+    for (size_t i = 0; i < n; i++) {
+        const image_storage_images *img = order[i].img;
+        int64_t size = img->size;
+        if (size < 0) {
+            size = 0;
+            for (size_t k = 0; k < img->big_data_names_len; k++)
+                if (img->big_data_sizes != NULL && img->big_data_sizes[k] > 0)
+                    size += img->big_data_sizes[k];
+        }
+        lua_createtable(L, 0, 8);
+        push_opt_string(L, img->id);
+        lua_setfield(L, -2, "id");
+        push_string_array(L, img->names, img->names_len);
+        lua_setfield(L, -2, "names");
+        push_opt_string(L, img->loaded);
+        lua_setfield(L, -2, "loaded");
+        push_opt_string(L, img->created);
+        lua_setfield(L, -2, "created");
+        if (order[i].timed) {
+            lua_pushnumber(L, (lua_Number)order[i].t.seconds + (lua_Number)order[i].t.nanos / 1e9);
+            lua_setfield(L, -2, "time");
+        }
+        lua_pushinteger(L, (lua_Integer)size);
+        lua_setfield(L, -2, "size");
+        lua_pushboolean(L, img->read_only);
+        lua_setfield(L, -2, "read_only");
+        if (img->store != NULL) {
+            lua_pushstring(L, img->store);
+            lua_setfield(L, -2, "store");
+        }
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+    lua_closeslot(L, bidx);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- module */
 
 /* core.sha256(data) --> "sha256:<hex>" */
@@ -1319,6 +1485,9 @@ static const luaL_Reg store_methods[] = {
     {"check", store_check_disk},
     {"generation", store_generation},
     {"repair", store_repair},
+    {"store_gc", store_store_gc},
+    {"usage", store_usage},
+    {"summaries", store_summaries},
     {"close", store_close},
     {NULL, NULL},
 };

@@ -262,6 +262,45 @@ describe("the imagestore command", function()
     end)
   end)
 
+  describe("gc", function()
+    local function dangling_store()
+      local dir = helpers.tmpdir() .. "/store"
+      ok({ "--root", dir, "import", helpers.fixtures_dir .. "/oci-layout" })
+      ok({ "--root", dir, "untag", TOOLS })
+      return dir
+    end
+
+    it("needs --yes off a terminal, and prints the plan of a dry run", function()
+      local dir = dangling_store()
+      local before = helpers.tree_hash(dir)
+      fails(2, "gc removes images: give --yes (or --dry-run) when not on a terminal",
+            { "--root", dir, "gc", "--dangling" })
+      local out = ok({ "--root", dir, "gc", "--dangling", "--dry-run" })
+      assert.matches("^IMAGE%s+NAMES%s+SIZE%s+LOADED%s+RULE\n70e6b2b80b73%s+<none>", out)
+      assert.matches("\ndry run: nothing removed\n$", out)
+      assert.are.equal(before, helpers.tree_hash(dir))
+    end)
+
+    it("removes what the rules select with --yes, in both output modes", function()
+      local dir = dangling_store()
+      assert.matches("Deleted: " .. TOOLS .. "\n$", ok({ "--root", dir, "gc", "--dangling", "--yes" }))
+      assert.are.equal(HELLO:sub(1, 12) .. "\n", ok({ "--root", dir, "images", "-q" }))
+      local r = assert(json.decode(ok({ "--root", dir, "--json", "gc", "--keep-last", "0", "--yes" })))
+      assert.are.equal(HELLO, r.report.removed[1].id)
+      assert.are.equal("keep_last", r.plan.images[1].rule)
+    end)
+
+    it("refuses bad rules as usage errors", function()
+      local dir = dangling_store()
+      fails(2, "--high and --low go together", { "--root", dir, "gc", "--high", "1GB", "--dry-run" })
+      fails(2, 'bad --high "lots" (bytes, or a size such as 20GB)',
+            { "--root", dir, "gc", "--high", "lots", "--low", "1", "--dry-run" })
+      local _, err, status = run({ "--root", dir, "gc", "--older-than", "soon", "--dry-run" })
+      assert.are.equal(2, status)
+      assert.matches("^imagestore: invalid policy: ", err)
+    end)
+  end)
+
   describe("configuration", function()
     it("takes the root from IMAGESTORE_ROOT, and additional stores from the config file", function()
       local dir, podman = helpers.tmpdir() .. "/mine", podman_store()

@@ -70,6 +70,42 @@ describe("the imagestore command on a terminal", function()
     assert.are.same({ layout .. ": 2 images, 4 blobs, 1.56 kB" }, screen(bytes))
   end)
 
+  -- A store with one dangling image (70e6…) and one named image.
+  local function store_with_dangling()
+    local store = helpers.tmpdir() .. "/store"
+    local _, status = on_terminal({ "--root", store, "import", FIXTURES .. "/oci-layout" })
+    assert.are.equal(0, status)
+    _, status = on_terminal({ "--root", store, "untag", "70e6" })
+    assert.are.equal(0, status)
+    return store
+  end
+
+  it("asks before gc deletes, and a no leaves the store as it was", function()
+    local store = store_with_dangling()
+    local before = helpers.tree_hash(store)
+    local bytes, status = on_terminal({ "--root", store, "gc", "--dangling" }, "n\n")
+    assert.are.equal(0, status, bytes)
+    local shown = screen(bytes)
+    -- the terminal echoes the typed answer where the prompt waits for it
+    assert.are.equal("Remove 1 image (1.1 kB)? [y/N] nothing removed", shown[#shown])
+    assert.matches("^70e6b2b80b73%s+<none>%s+1%.1 kB%s+%S+%s+dangling$", shown[#shown - 2])
+    assert.are.equal(before, helpers.tree_hash(store))
+  end)
+
+  it("deletes after a yes, and without asking with --yes", function()
+    local store = store_with_dangling()
+    local bytes, status = on_terminal({ "--root", store, "gc", "--dangling" }, "y\n")
+    assert.are.equal(0, status, bytes)
+    local shown = screen(bytes)
+    -- (the answer was typed, and echoed, before the prompt was written)
+    assert.are.equal("Remove 1 image (1.1 kB)? [y/N] Deleted: "
+      .. "70e6b2b80b73b8271aa5c7ed90f72747cf853d6b3b9edd4880a055c8d249af37", shown[#shown])
+    bytes, status = on_terminal({ "--root", store, "gc", "--dangling", "--yes" })
+    assert.are.equal(0, status, bytes)
+    assert.is_nil(bytes:find("[y/N]", 1, true))
+    assert.are.equal("0 image(s) to remove, 0 B", screen(bytes)[2])
+  end)
+
   it("writes one line per image, and no progress, when stderr is not a terminal", function()
     local store = helpers.tmpdir() .. "/store"
     local dir = helpers.tmpdir()

@@ -168,6 +168,13 @@ describe("imagestore.json", function()
       assert.are.equal("1e+300", json.encode(1e300))
     end)
 
+    it("returns the text alone, so that its result can be passed on", function()
+      assert.are.equal(1, select("#", json.encode({ 1 })))
+      assert.are.equal(1, select("#", json.encode({ 1 }, { indent = true })))
+      assert.are.equal(1, select("#", json.decode("[1]")))
+      assert.are.equal(1, select("#", json.decode("null")))
+    end)
+
     it("round-trips what it decodes", function()
       local text = '{"a":[1,2.5,"x",null,true,{}],"b":{"c":[]},"i":-3}'
       assert.are.equal(text, json.encode(json.decode(text)))

@@ -1,5 +1,5 @@
--- The README's "Naming and hooks" example runs as written and prints what
--- its comments say.
+-- The README's "Naming and hooks" and "Garbage collection" examples run as
+-- written and print what their comments say.
 
 local helpers = require("spec.helpers")
 
@@ -44,5 +44,23 @@ describe("README", function()
     assert.are.equal("nil\tevent hook failed: deletes are frozen\tEHOOK", out[10])
     assert.are.equal("true", out[11])
     assert.are.equal(11, #out)
+  end)
+
+  it("Garbage collection: the example runs and prints what it says", function()
+    local tmp = helpers.tmpdir()
+    local script = tmp .. "/example.lua"
+    helpers.write_file(script, readme_block("## Garbage collection"))
+    local p = helpers.spawn_lua(script, tmp .. "/store")
+    local out = {}
+    for line in p:lines() do out[#out + 1] = line end
+    local ok = p:close()
+    assert.is_true(ok, table.concat(out, "\n"))
+    assert.are.same({
+      "3\t2100\t2500",
+      'keep_last\t["example.com/app:1"]',
+      'name registry.k8s.io/pause:3.9 matches protected pattern "/pause:"',
+      "2\tnames changed since the plan: now example.com/app:2, example.com/app:stable",
+      "4\t3500",
+    }, out)
   end)
 end)

@@ -999,23 +999,141 @@ function commands.import.run(ctx, o)
 end
 
 commands.gc = {
-  help = [[
-Usage: imagestore gc [RULE FLAGS] [--dry-run] [--yes]
+  help = [=[
+Usage: imagestore gc [RULES] [--dry-run] [--yes] [--store [--quarantine-older-than AGE]]
 
-Removes images by policy (see imagestore.gc); asks before deleting on a
-terminal unless --yes.
-]],
-  options = { json = { kind = "flag" } },
+Removes images by policy (imagestore.gc: README, "Garbage collection"),
+after printing the plan. On a terminal it asks before deleting, unless
+--yes; elsewhere it needs --yes (or --dry-run).
+
+Rules (an image any rule selects goes, unless protected):
+      --dangling               images without names
+      --older-than AGE         loaded (else created) more than AGE ago:
+                               seconds, or 90s, 12h, 7d, 1d12h
+      --keep-last N            keep the N most recently loaded images of
+                               each repository
+      --high SIZE --low SIZE   above HIGH, free the least recently loaded
+                               images down to LOW (bytes, or 20GB, 500MB;
+                               with --by count, image counts)
+      --by size|count          what --high and --low count (default size)
+      --min-age AGE            the budget spares images younger than AGE
+      --protect PATTERN        a Lua pattern on names never removed
+                               (repeatable)
+Other flags:
+      --dry-run                print the plan, remove nothing
+  -y, --yes                    do not ask
+      --store                  also remove the store's own garbage (temp
+                               leftovers, unrecorded big-data files)
+      --quarantine-older-than AGE   with --store: quarantined entries too
+]=],
+  options = { dangling = { kind = "flag" }, ["older-than"] = { kind = "value" },
+              ["keep-last"] = { kind = "value" }, high = { kind = "value" },
+              low = { kind = "value" }, by = { kind = "value" }, ["min-age"] = { kind = "value" },
+              protect = { kind = "list" }, ["dry-run"] = { kind = "flag" },
+              yes = { kind = "flag", short = "y" }, store = { kind = "flag" },
+              ["quarantine-older-than"] = { kind = "value" }, json = { kind = "flag" } },
   write = true,
-  raw_operands = true,
 }
 
-function commands.gc.run(ctx)
-  local gc = optional("imagestore.gc")
-  if not gc or not gc.cli then failure("gc is not available in this build") end
-  return gc.cli(ctx, { say = say, escape = escape, failure = failure, usage_error = usage_error,
-                       open_store = open_store, print_json = print_json, must = must,
-                       human_size = human_size, human_age = human_age })
+-- "20GB", "500MB", "1.5kB" (decimal, as podman prints), or plain bytes.
+local function parse_bytes(flag, text)
+  local n, unit = text:match("^(%d+%.?%d*)%s*(%a*)$")
+  local scale = ({ [""] = 1, B = 1, kB = 1e3, KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12 })[unit or "?"]
+  if not n or not scale then usage_error("bad --%s %q (bytes, or a size such as 20GB)", flag, escape(text)) end
+  return math.floor(tonumber(n) * scale)
+end
+
+local function parse_count(flag, text)
+  local n = math.tointeger(tonumber(text))
+  if not n or n < 0 then usage_error("bad --%s %q (a count)", flag, escape(text)) end
+  return n
+end
+
+function commands.gc.run(ctx, o)
+  if #ctx.operands > 0 then usage_error("gc takes no arguments, only flags") end
+  local gc = require("imagestore.gc")
+  local policy = {}
+  if o.dangling then policy.dangling = true end
+  if o["older-than"] then policy.older_than = o["older-than"] end
+  if o["keep-last"] then policy.keep_last = parse_count("keep-last", o["keep-last"]) end
+  if o.high or o.low then
+    if not (o.high and o.low) then usage_error("--high and --low go together") end
+    local by = o.by or "size"
+    local parse = by == "count" and parse_count or parse_bytes
+    policy.budget = { by = by, high = parse("high", o.high), low = parse("low", o.low),
+                      min_age = o["min-age"] }
+  elseif o.by or o["min-age"] then
+    usage_error("--by and --min-age need --high and --low")
+  end
+  if o.protect then policy.protect = { patterns = o.protect } end
+  if o["quarantine-older-than"] and not o.store then
+    usage_error("--quarantine-older-than needs --store")
+  end
+  local h = host()
+  local interactive = h.isatty(0) and h.isatty(2)
+  if not o["dry-run"] and not o.yes and not interactive then
+    usage_error("gc removes images: give --yes (or --dry-run) when not on a terminal")
+  end
+  local st <close> = open_store(ctx.cfg, not o["dry-run"])
+  local plan, msg, code = gc.plan(st, policy)
+  if not plan then
+    if code == "EINVAL" then usage_error("%s", escape(msg)) end
+    failure("%s", escape(msg))
+  end
+  local result = { plan = plan }
+  if not ctx.json then
+    for line in (gc.format(plan) .. "\n"):gmatch("(.-)\n") do say(escape(line), "\n") end
+  end
+  local status = 0
+  if not o["dry-run"] and #plan.images > 0 then
+    local go = o.yes
+    if not go then
+      io.stderr:write(("Remove %d image%s (%s)? [y/N] "):format(#plan.images,
+        #plan.images == 1 and "" or "s", gc.bytes(plan.freed.size)))
+      io.stderr:flush()
+      local answer = io.stdin:read("l") or ""
+      go = answer:match("^%s*[yY][eE]?[sS]?%s*$") ~= nil
+    end
+    if not go then
+      if not ctx.json then say("nothing removed\n") end
+      result.report = json.null
+    else
+      local report, amsg, _, partial = gc.apply(st, plan)
+      report = report or partial
+      result.report = report
+      if not ctx.json then
+        for _, e in ipairs(report.removed) do say("Deleted: ", e.id, "\n") end
+      end
+      for _, e in ipairs(report.skipped) do
+        io.stderr:write("imagestore: skipped ", e.id:sub(1, 12), ": ", escape(e.reason), "\n")
+      end
+      for _, e in ipairs(report.failed) do
+        io.stderr:write("imagestore: failed ", e.id:sub(1, 12), ": ", escape(e.message), "\n")
+        status = 1
+      end
+      if amsg then
+        io.stderr:write("imagestore: ", escape(amsg), "\n")
+        status = 1
+      end
+    end
+  elseif o["dry-run"] and not ctx.json then
+    say("dry run: nothing removed\n")
+  end
+  if o.store then
+    local garbage, gmsg, _, partial = gc.store(st, { dry_run = o["dry-run"] or nil,
+      quarantine_older_than = o["quarantine-older-than"] })
+    garbage = garbage or partial or {}
+    result.store = garbage
+    if not ctx.json then
+      for _, e in ipairs(garbage) do say(escape(e.problem), "\n") end
+    end
+    if gmsg then
+      io.stderr:write("imagestore: ", escape(gmsg), "\n")
+      status = 1
+    end
+  end
+  if ctx.json then print_json(result) end
+  return status
 end
 
 ---------------------------------------------------------------------------

@@ -42,19 +42,22 @@ local ENCODE_OPTS = { indent = true }
 --- decode(text [, opts]) --> value | nil, message, "EINVAL"
 function M.decode(text, opts)
   opts = options(opts, DECODE_OPTS)
-  return decode(text, opts.max_depth)
+  local value, msg, code = decode(text, opts.max_depth)
+  if msg then return nil, msg, code end
+  return value
 end
 
 --- encode(value [, opts]) --> text | nil, message, "EINVAL"
 function M.encode(value, opts)
   opts = options(opts, ENCODE_OPTS)
   local text, msg, code = encode(value, opts.indent)
-  if text and opts.indent then
+  if not text then return nil, msg, code end
+  if opts.indent then
     -- yajl writes an empty array or object over two lines; JSON strings hold
     -- no raw newline, so this only ever meets such pairs.
     text = text:gsub("([%[{])\n%s*\n%s*([%]}])", "%1%2")
   end
-  return text, msg, code
+  return text
 end
 
 --- array(t) --> t, marked to encode as a JSON array (even when empty)

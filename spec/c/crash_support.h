@@ -1,7 +1,8 @@
 /*
  * What the crash tests share (spec/c/powerloss_test.c, killpoint_test.c):
- * the scenarios (every mutator, a batch, a sequence of acknowledged
- * operations, repair() and a daemon open over a damaged store), what a
+ * the scenarios (every mutator, a batch, a batch of deletes, a sequence of
+ * acknowledged operations, repair(), store GC and a daemon open over a
+ * damaged store), what a
  * store looks like to a fresh open (its "view": every image with every
  * field and the bytes of every big-data item), and the judgement of a store
  * a crash left behind:
@@ -609,6 +610,28 @@ static inline int s_batch(image_store_t *st, const char *dir)
     }
     return image_store_batch_commit(st);
 }
+/* What imagestore.gc's apply does: several deletes in one batch. */
+static inline int s_batch_deletes(image_store_t *st, const char *dir)
+{
+    (void)dir;
+    if (image_store_batch_begin(st) != 0)
+        return -1;
+    if (st->delete(A_ID, st) != 0 || st->delete(B_ID, st) != 0 || st->delete(D_ID, st) != 0) {
+        image_store_batch_abort(st);
+        return -1;
+    }
+    return image_store_batch_commit(st);
+}
+/* Store GC of the damaged store: its temp leftover and B's unrecorded config. */
+static inline int s_store_gc(image_store_t *st, const char *dir)
+{
+    (void)dir;
+    image_store_gc_entry *entries = NULL;
+    size_t n = 0;
+    int rc = image_store_gc(st, NULL, &entries, &n);
+    image_store_gc_entries_free(entries, n);
+    return rc;
+}
 static inline int s_daemon_open(image_store_t *st, const char *dir)
 {
     (void)st;
@@ -634,6 +657,8 @@ static const scenario scenarios[] __attribute__((unused)) = {
     {"repair", setup_damaged, {{"repair", s_repair}}},
     {"repair (quarantine only)", setup_junk, {{"repair", s_repair}}},
     {"batch", setup_standard, {{"batch", s_batch}}},
+    {"batch of deletes", setup_standard, {{"batch of deletes", s_batch_deletes}}},
+    {"store gc", setup_damaged, {{"store gc", s_store_gc}}},
     {"sequence",
      setup_standard,
      {{"create", s_create},

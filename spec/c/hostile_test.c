@@ -23,8 +23,9 @@
  *     no damage reached ("intact");
  *  3. in a forked child with alarm(20): an open in each mode (plain,
  *     read-only, daemon; the order varies by seed), every read operation on
- *     every image and on refs that lead outside, load(), check(), repair()
- *     (on a read-only store it must fail), close; then a fresh read-only open
+ *     every image and on refs that lead outside, load(), usage(), check(),
+ *     a dry-run gc(), repair() and gc() (on a read-only store both must
+ *     fail), close; then a fresh read-only open
  *     without faults;
  *  4. then: the child neither crashed (signal, sanitizer report, leak) nor
  *     hung; outside/ is unchanged; each intact image is unchanged on disk,
@@ -1985,6 +1986,55 @@ static void op_repair(cx *c, image_store_t *st)
     image_store_problems_free(list, n);
 }
 
+/* Store GC (core/store_gc.c): every entry in the store and none about an
+ * intact image; a dry run in every mode, the removal (quarantine included)
+ * where the store is writable, refused where it is not. */
+static void check_gc(cx *c, const char *what, const image_store_gc_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        image_store_problem p = {e[i].path, e[i].kind, e[i].problem};
+        check_problems(c, what, &p, 1);
+    }
+}
+
+static void op_gc_dry_run(cx *c, image_store_t *st)
+{
+    image_store_gc_entry *e = NULL;
+    size_t n = 0;
+    image_store_gc_options o = {.dry_run = true, .quarantine = true};
+    if (image_store_gc(st, &o, &e, &n) == 0 || e != NULL)
+        check_gc(c, "gc{dry_run}", e, n);
+    image_store_gc_entries_free(e, n);
+}
+
+static void op_gc_refused(cx *c, image_store_t *st)
+{
+    image_store_gc_entry *e = NULL;
+    size_t n = 0;
+    if (image_store_gc(st, NULL, &e, &n) == 0)
+        fail_always(c, "api", "gc() succeeded on a read-only store");
+    image_store_gc_entries_free(e, n);
+}
+
+static void op_gc(cx *c, image_store_t *st)
+{
+    image_store_gc_entry *e = NULL;
+    size_t n = 0;
+    image_store_gc_options o = {.quarantine = true, .quarantine_age = 0,
+                                .now = timestamp_now().seconds + 3600};
+    (void)image_store_gc(st, &o, &e, &n);
+    check_gc(c, "gc()", e, n);
+    image_store_gc_entries_free(e, n);
+}
+
+static void op_usage(cx *c, image_store_t *st)
+{
+    image_store_usage_figures u;
+    if (image_store_usage(st, &u) == 0 && (u.size < 0 || u.disk_bytes < 0))
+        fail_always(c, "api", "usage() gave negative figures: %lld, %lld", (long long)u.size,
+                    (long long)u.disk_bytes);
+}
+
 static void op_close(cx *c, image_store_t *st)
 {
     (void)c;
@@ -2007,9 +2057,14 @@ static const struct operation {
     {"problems", op_problems, EVERY_MODE},
     {"load", op_load, EVERY_MODE},
     {"check", op_check, EVERY_MODE},
+    {"usage", op_usage, EVERY_MODE},
+    {"gc dry run", op_gc_dry_run, EVERY_MODE},
     {"repair", op_repair_refused, READ_ONLY},
     {"repair", op_repair, WRITABLE},
     {"after repair", op_verify_intact_images, WRITABLE},
+    {"gc", op_gc_refused, READ_ONLY},
+    {"gc", op_gc, WRITABLE},
+    {"after gc", op_verify_intact_images, WRITABLE},
     {"close", op_close, EVERY_MODE},
 };
 
