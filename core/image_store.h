@@ -138,12 +138,15 @@ typedef struct image_flag {
 typedef struct image_storage_images {
     char *id;                /* the full ID, 64 lowercase hex */
     char *digest;            /* the digest given at create(), else the first
-                                manifest's ("manifest", "manifest-*"), else NULL */
+                                manifest's (a key starting with "manifest"),
+                                else NULL; once set it stays when the manifest
+                                changes (containers/storage) */
     char **digests;          /* digest, then every manifest digest, deduplicated */
     size_t digests_len;
     char **names;            /* in the order they were given */
     size_t names_len;
-    char **names_history;    /* newest first */
+    char **names_history;    /* names the image has held, newest first, as
+                                containers/storage keeps them (set_names()) */
     size_t names_history_len;
     char *layer;             /* the top layer's ID */
     char *metadata;
@@ -241,9 +244,13 @@ struct image_store {
                   image_store_t *image_store, image_storage_images *image);
 
     /**
-     * Replaces the image's names and prepends them to its names history. A
-     * name another image holds is taken from it; both records are written.
-     * Fires a NAMES event for the image, then for each image that lost a name.
+     * Replaces the image's names (none: the names are cleared, as
+     * containers/storage does; iSulad refuses). Each of the new names then
+     * goes to the front of the names history in turn, so the last given is
+     * first (containers/storage); names given at create() stay out of it. A
+     * name another image holds is taken from it (its history is left alone);
+     * both records are written. Fires a NAMES event for the image, then for
+     * each image that lost a name.
      *
      * @param id reference to the image
      * @param names the new names, each through the name hook, duplicates
@@ -288,9 +295,12 @@ struct image_store {
     int (*set_loaded_time)(const char *id, timestamp loaded, image_store_t *image_store);
 
     /**
-     * Adds a name to the image (appended; prepended to its names history),
-     * taking it from the image that holds it; both records are written. A
-     * name the image already holds: success, nothing written, no event.
+     * Adds a name to the image, appended as iSulad does (containers/storage
+     * puts it first), taking it from the image that holds it; both records
+     * are written. The history is then what containers/storage makes it:
+     * the name, then the image's other names, each in turn to the front (so
+     * {a, b} given, then c added: history {b, a, c}). A name the image
+     * already holds: success, nothing written, no event.
      * Fires NAMES for the image, then for the image that lost the name.
      *
      * @param id reference to the image
@@ -323,8 +333,9 @@ struct image_store {
 
     /**
      * Writes a big-data item (a file beside the record) and records its size
-     * and sha256 digest. A new key is appended to the image's keys; a
-     * "manifest" or "manifest-*" key adds its digest to the image's digests.
+     * and sha256 digest. A new key is appended to the image's keys; a key
+     * starting with "manifest" adds its digest to the image's digests (the
+     * image's digest stays what it was, once set).
      * Fires BIG_DATA. Same as set_big_data_len(..., data, strlen(data)).
      *
      * @param image_store the store
@@ -423,14 +434,17 @@ struct image_store {
     int (*metadata)(const image_store_t *image_store, const char *id, char **metadata);
 
     /**
-     * Reads a big-data item; for text (use big_data_len() for bytes).
+     * Reads a big-data item; for text (use big_data_len() for bytes). A key
+     * the record does not list is read from its file in the image's
+     * directory (the key's file name), as containers/storage and iSulad do;
+     * nothing is recorded (check() still reports the file as "orphan-file").
      *
      * @param image_store the store
      * @param id reference to the image
      * @param key the item's key
      * @param big_data out: the bytes, NUL-terminated; released with free()
-     * @return 0, or -1: IMAGE_STORE_ENOTFOUND (no such key, or its file is
-     *         gone from disk), IMAGE_STORE_EINVAL (bad key), IMAGE_STORE_ESYS
+     * @return 0, or -1: IMAGE_STORE_ENOTFOUND (no such key nor file, or the
+     *         key's file is gone from disk), IMAGE_STORE_EINVAL (bad key), IMAGE_STORE_ESYS
      *         (errno EINVAL: the file is not a regular file; ELOOP: a
      *         symlink), the reference codes
      */
@@ -438,7 +452,8 @@ struct image_store {
                     char **big_data);
 
     /**
-     * The size of a big-data item: as recorded, else the file's length.
+     * The size of a big-data item: as recorded, else the file's length (also
+     * for a key the record does not list, as big_data() reads it).
      *
      * @param image_store the store
      * @param id reference to the image
@@ -450,7 +465,8 @@ struct image_store {
                          int64_t *big_data_size);
 
     /**
-     * The digest of a big-data item: as recorded, else the sha256 of the file.
+     * The digest of a big-data item: as recorded, else the sha256 of the file
+     * (also for a key the record does not list, as big_data() reads it).
      *
      * @param image_store the store
      * @param id reference to the image
@@ -504,7 +520,8 @@ struct image_store {
                         char **big_data, size_t *len); /* binary-safe; *big_data NUL-terminated */
 
     /**
-     * Removes a name from the image; its names history is left alone.
+     * Removes a name from the image. The name stays in the history; the
+     * names left each go to its front in turn, as containers/storage does.
      * Fires NAMES.
      *
      * @param id reference to the image
@@ -613,7 +630,9 @@ IMAGE_STORE_API int new_image_store(bool daemon, bool readonly, const char *dir,
  *   CreateImage does: what the call leaves unset (layer, metadata, the
  *   created time, digest) is the lower image's, its big data and names
  *   history are copied, and its names follow the given ones, taken from
- *   images of this store that hold them. The copy then hides the lower image.
+ *   images of this store that hold them; the lower image's names, then the
+ *   given ones, go to the front of the history as containers/storage adds
+ *   them. The copy then hides the lower image.
  *   Names held below do not count as taken: create() and add_name() may
  *   give them to images of this store, which then hide them.
  *   Another process's changes to an additional store are seen at the next

@@ -21,7 +21,7 @@ bool image_id_is_valid(const char *id)
 
 bool record_is_manifest_key(const char *key)
 {
-    return strcmp(key, "manifest") == 0 || strncmp(key, "manifest-", 9) == 0;
+    return strncmp(key, "manifest", 8) == 0;
 }
 
 int big_data_file_name_into(char out[static 256], const char *key, const char **why)
@@ -277,7 +277,6 @@ image_record *record_clone(const image_record *r)
     bool failed = false;
     c->id = dup_or_null(r->id, &failed);
     c->digest = dup_or_null(r->digest, &failed);
-    c->digest_explicit = r->digest_explicit;
     c->layer = dup_or_null(r->layer, &failed);
     c->metadata = dup_or_null(r->metadata, &failed);
     c->created = dup_or_null(r->created, &failed);
@@ -530,7 +529,7 @@ int record_recompute_digests(image_record *r)
     str_set seen;
     str_set_init(&seen);
     int rc = 0;
-    if (r->digest_explicit && r->digest != NULL)
+    if (r->digest != NULL)
         rc = append_unique(&digests, &seen, r->digest);
     for (size_t i = 0; rc == 0 && i < r->big_data_len; i++) {
         const big_data_item *b = &r->big_data[i];
@@ -538,21 +537,31 @@ int record_recompute_digests(image_record *r)
             rc = append_unique(&digests, &seen, b->digest);
     }
     str_set_free(&seen);
+    if (rc == 0 && r->digest == NULL && digests.len > 0 &&
+        (r->digest = strdup(digests.items[0])) == NULL)
+        rc = -1;
     if (rc != 0) {
         str_list_free(&digests);
         return -1;
     }
-    if (!r->digest_explicit) {
-        char *digest = NULL;
-        if (digests.len > 0 && (digest = strdup(digests.items[0])) == NULL) {
-            str_list_free(&digests);
-            return -1;
-        }
-        free(r->digest);
-        r->digest = digest;
-    }
     str_list_free(&r->digests);
     r->digests = digests;
+    return 0;
+}
+
+int record_note_names(image_record *r, const str_list *names)
+{
+    str_list newest_first = {NULL, 0, 0}, merged;
+    if (str_list_reserve(&newest_first, names->len) != 0)
+        return -1;
+    for (size_t i = names->len; i-- > 0;) /* borrowed: only merged owns copies */
+        newest_first.items[newest_first.len++] = names->items[i];
+    int rc = str_list_merge_unique(&merged, &newest_first, &r->names_history);
+    free(newest_first.items);
+    if (rc != 0)
+        return -1;
+    str_list_free(&r->names_history);
+    r->names_history = merged;
     return 0;
 }
 
@@ -1021,11 +1030,6 @@ int record_from_tree(image_record **out, yajl_val root, char *why, size_t why_le
     } else if (!YAJL_IS_OBJECT(root)) {
         rc = bad(&c, "%s", "not a JSON object");
     } else if ((rc = take_fields(&c, root, r)) == 0 && (rc = take_extras(&c, root, r)) == 0) {
-        r->digest_explicit = r->digest != NULL;
-        for (size_t i = 0; r->digest != NULL && i < r->big_data_len; i++)
-            if (record_is_manifest_key(r->big_data[i].name) && r->big_data[i].digest != NULL &&
-                strcmp(r->big_data[i].digest, r->digest) == 0)
-                r->digest_explicit = false;
         if (record_recompute_digests(r) != 0)
             rc = nomem(&c);
     }

@@ -48,8 +48,7 @@ typedef struct image_record {
     char *id; /* first member: the sorted ID index reads it */
     bool packed; /* one block holds everything: see record_pack() */
     struct record_chunk *chunk; /* packed into a shared chunk (NULL: its own block) */
-    char *digest;
-    bool digest_explicit; /* given at create, not derived from a manifest */
+    char *digest; /* given at create, else the first manifest's; kept once set */
     str_list names;
     str_list names_history;
     str_list digests; /* derived: record_recompute_digests() */
@@ -101,13 +100,21 @@ bool record_remove_name(image_record *r, const char *name);
 void record_free(image_record *r);
 /* A deep copy, or NULL on allocation failure. */
 image_record *record_clone(const image_record *r);
-/* Rebuilds digests (and digest unless explicit); 0 or -1 (allocation). */
+/* Rebuilds digests: digest, then every manifest's digest in big-data order,
+ * each once; a record without a digest takes the first of them (and keeps it
+ * from then on, as containers/storage does). 0 or -1 (allocation). */
 int record_recompute_digests(image_record *r);
+/* Notes that the image now holds names (in containers/storage's order): each
+ * goes to the front of the history in turn, so the last ends up first
+ * (containers/storage's addNameToHistory). 0 or -1 (allocation, r unchanged). */
+int record_note_names(image_record *r, const str_list *names);
 int record_to_public(image_storage_images *out, const image_record *r, bool read_only);
 /* record_to_public() of an image of the additional store `store` (NULL: none). */
 int record_to_public_at(image_storage_images *out, const image_record *r, bool read_only,
                         const char *store);
 
+/* Whether a big-data key names a manifest: it starts with "manifest"
+ * (containers/storage's bigDataNameIsManifest). */
 bool record_is_manifest_key(const char *key);
 big_data_item *record_find_big_data(const image_record *r, const char *key);
 /* Inserts or updates the item for key (an unpacked record) with size and a

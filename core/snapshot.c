@@ -15,7 +15,9 @@
 #include "index.h"
 #include "text.h"
 
-#define SNAPSHOT_MAGIC "imgstsn2" /* 2: stamps of record files (with size), not of directories */
+/* 2: stamps of record files (with size), not of directories; 3: no word for
+ * "digest given at create" (a digest once set is kept, whoever set it) */
+#define SNAPSHOT_MAGIC "imgstsn3"
 #define HEADER_LEN (8 + 8 + 8 + 32 + 8 + 40) /* magic, count, body length, sha256(body), generation, boot id */
 #define NO_STRING UINT32_MAX
 /* An entry: the stamp (inode with the racy bit, mtime, ctime, size), the
@@ -77,7 +79,6 @@ static void put_record(buf *b, const image_record *r)
 {
     put_str(b, r->id);
     put_str(b, r->digest);
-    put_u32(b, r->digest_explicit);
     put_list(b, &r->names);
     put_list(b, &r->names_history);
     put_str(b, r->layer);
@@ -250,7 +251,6 @@ static void walk_record(reader *r, layout *l, image_record *d)
     d->size = -1;
     d->id = lay_str(l, r);
     d->digest = lay_str(l, r);
-    d->digest_explicit = get_u32(r) != 0;
     lay_list(l, r, &d->names);
     lay_list(l, r, &d->names_history);
     d->layer = lay_str(l, r);
@@ -316,7 +316,7 @@ static bool record_is_sound(image_record *d)
             return false;
     /* digests: pointers to strings already in the block */
     d->digests.len = 0;
-    if (d->digest_explicit && d->digest != NULL)
+    if (d->digest != NULL)
         d->digests.items[d->digests.len++] = d->digest;
     /* A set only when there are many (a tampered entry may list thousands):
      * open decodes every record here, and most have a manifest or two. */
@@ -338,8 +338,8 @@ static bool record_is_sound(image_record *d)
     }
     strmap_free(&seen);
     d->digests.cap = d->digests.len;
-    if (!d->digest_explicit)
-        d->digest = d->digests.len > 0 ? d->digests.items[0] : NULL;
+    if (d->digest == NULL && d->digests.len > 0) /* record_recompute_digests()'s rule */
+        d->digest = d->digests.items[0];
     return true;
 }
 

@@ -3,6 +3,7 @@
  * after the store caught up with other processes (store_members.c).
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,28 +68,27 @@ int store_op_metadata(store_state *s, const char *id, char **metadata)
     return rc;
 }
 
-/* The record and item for (ref, key), or ENOTFOUND / EINVAL. */
+/* The record and the item for (ref, key): *item NULL when the record does
+ * not list the key. Such a key is still read from its file, as both peers
+ * do; only a missing file makes it ENOTFOUND. */
 static int find_big_data(store_state *s, const char *ref, const char *key, image_record **r,
-                         big_data_item **item, char file[static 256])
+                         const big_data_item **item, char file[static 256])
 {
     int rc;
     if ((rc = store_resolve(s, ref, r)) != 0 || (rc = store_check_key(s, key, file)) != 0)
         return rc;
-    if ((*item = record_find_big_data(*r, key)) == NULL) {
-        return error_set(&s->err, IMAGE_STORE_ENOTFOUND, "image %s has no big-data item \"%s\"",
-                         (*r)->id, key);
-    }
+    *item = record_find_big_data(*r, key);
     return 0;
 }
 
-static int read_big_data(store_state *s, const image_record *r, const big_data_item *item,
-                         const char *file, char **data, size_t *len)
+static int read_big_data(store_state *s, const image_record *r, const char *key,
+                         const big_data_item *item, const char *file, char **data, size_t *len)
 {
     /* Inside a batch the current bytes may still be staged. */
     char *staged = s->in_batch ? fs_txn_staged_path(&s->batch, r->id, file) : NULL;
     char rel[64 + 1 + 256];
     snprintf(rel, sizeof(rel), "%s/%s", r->id, file);
-    size_t hint = item->size > 0 ? (size_t)item->size : 0;
+    size_t hint = item && item->size > 0 ? (size_t)item->size : 0;
     int rc = fs_read_file(s->dirfd, s->dir, staged ? staged : rel, hint, data, len, &s->err);
     free(staged);
     if (rc != 0 && s->err.sys_errno == ENOENT) { /* gone from disk under us */
@@ -96,9 +96,12 @@ static int read_big_data(store_state *s, const image_record *r, const big_data_i
         if (fstatat(s->dirfd, r->id, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
             return error_set(&s->err, IMAGE_STORE_ENOTFOUND,
                              "image not found: %s (deleted by another process)", r->id);
+        if (item == NULL)
+            return error_set(&s->err, IMAGE_STORE_ENOTFOUND,
+                             "image %s has no big-data item \"%s\"", r->id, key);
         return error_set(&s->err, IMAGE_STORE_ENOTFOUND,
                          "image %s has no file for big-data item \"%s\" (removed from disk)", r->id,
-                         item->name);
+                         key);
     }
     return rc;
 }
@@ -107,24 +110,24 @@ int store_op_big_data(store_state *s, const char *id, const char *key, char **da
                         size_t *len)
 {
     image_record *r;
-    big_data_item *item;
+    const big_data_item *item;
     char file[256];
     int rc = find_big_data(s, id, key, &r, &item, file);
     if (rc == 0)
-        rc = read_big_data(s, r, item, file, data, len);
+        rc = read_big_data(s, r, key, item, file, data, len);
     return rc;
 }
 
 int store_op_big_data_size(store_state *s, const char *id, const char *key, int64_t *size)
 {
     image_record *r;
-    big_data_item *item;
+    const big_data_item *item;
     char file[256], *data = NULL;
     size_t len;
     int rc = find_big_data(s, id, key, &r, &item, file);
-    if (rc == 0 && item->size >= 0)
+    if (rc == 0 && item != NULL && item->size >= 0)
         *size = item->size;
-    else if (rc == 0 && (rc = read_big_data(s, r, item, file, &data, &len)) == 0)
+    else if (rc == 0 && (rc = read_big_data(s, r, key, item, file, &data, &len)) == 0)
         *size = (int64_t)len; /* not recorded: what the file holds */
     free(data);
     return rc;
@@ -133,16 +136,17 @@ int store_op_big_data_size(store_state *s, const char *id, const char *key, int6
 int store_op_big_data_digest(store_state *s, const char *id, const char *key, char **digest)
 {
     image_record *r;
-    big_data_item *item;
+    const big_data_item *item;
     char file[256], *data = NULL, computed[72];
     size_t len;
     int rc = find_big_data(s, id, key, &r, &item, file);
-    if (rc == 0 && item->digest == NULL) { /* not recorded: digest what the file holds */
-        if ((rc = read_big_data(s, r, item, file, &data, &len)) == 0 &&
+    bool recorded = rc == 0 && item != NULL && item->digest != NULL;
+    if (rc == 0 && !recorded) { /* not recorded: digest what the file holds */
+        if ((rc = read_big_data(s, r, key, item, file, &data, &len)) == 0 &&
             digest_sha256(computed, data, len) != 0)
             rc = error_set(&s->err, IMAGE_STORE_ESYS, "sha256: OpenSSL failed");
     }
-    if (rc == 0 && (*digest = strdup(item->digest ? item->digest : computed)) == NULL)
+    if (rc == 0 && (*digest = strdup(recorded ? item->digest : computed)) == NULL)
         rc = oom(s);
     free(data);
     return rc;

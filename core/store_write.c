@@ -40,17 +40,6 @@ static int fire_renamed(store_state *s, const image_record *old, const image_rec
     return fire(s, ev);
 }
 
-/* history = names, then the old history, deduplicated (containers/storage). */
-static int prepend_history(image_record *r, const str_list *names)
-{
-    str_list merged = {NULL, 0, 0};
-    if (str_list_merge_unique(&merged, names, &r->names_history) != 0)
-        return -1;
-    str_list_free(&r->names_history);
-    r->names_history = merged;
-    return 0;
-}
-
 /* Removes from l every string in set (borrowed keys); keeps the order. */
 static void drop_listed(str_list *l, const strmap *set)
 {
@@ -130,11 +119,8 @@ static int take_base(store_state *s, changeset *cs, change *c, const copy_up *up
         if ((r->created = strdup(base->created)) == NULL)
             return oom(s);
     }
-    if (!have_digest && base->digest_explicit) {
-        if ((r->digest = strdup(base->digest)) == NULL)
-            return oom(s);
-        r->digest_explicit = true;
-    }
+    if (!have_digest && base->digest != NULL && (r->digest = strdup(base->digest)) == NULL)
+        return oom(s);
     if (str_list_merge_unique(&r->names_history, &base->names_history, NULL) != 0)
         return oom(s);
     for (size_t i = 0; i < base->names.len && rc == 0; i++)
@@ -147,6 +133,16 @@ static int take_base(store_state *s, changeset *cs, change *c, const copy_up *up
         if (str_list_append(&r->names, extra.items[i]) != 0)
             rc = oom(s);
     str_list_free(&extra);
+    /* containers/storage adds the lower image's names, then the given ones,
+     * to the copy, and so to its history */
+    str_list added;
+    if (rc == 0 && str_list_merge_unique(&added, &base->names, &r->names) != 0)
+        rc = oom(s);
+    if (rc == 0) {
+        if (record_note_names(r, &added) != 0)
+            rc = oom(s);
+        str_list_free(&added);
+    }
     for (size_t i = 0; i < base->big_data_len && rc == 0; i++) {
         const big_data_item *item = &base->big_data[i];
         char file[256], digest[72], *data = NULL;
@@ -229,11 +225,10 @@ static int create_image(store_state *s, const char *id, const char **names, size
     r->layer = layer && layer[0] ? strdup(layer) : NULL;
     r->metadata = metadata ? strdup(metadata) : NULL;
     r->digest = digest && digest[0] ? strdup(digest) : NULL;
-    r->digest_explicit = r->digest != NULL;
     r->created = store_format_time(time);
     r->loaded = store_format_time(timestamp_now());
     failed = r->id == NULL || (layer && layer[0] && r->layer == NULL) ||
-             (metadata && r->metadata == NULL) || (r->digest_explicit && r->digest == NULL) ||
+             (metadata && r->metadata == NULL) || (digest && digest[0] && r->digest == NULL) ||
              r->created == NULL || r->loaded == NULL;
     if (failed) {
         rc = oom(s);
@@ -242,7 +237,8 @@ static int create_image(store_state *s, const char *id, const char **names, size
     if (up != NULL && (rc = take_base(s, &cs, c, up, now, layer && layer[0],
                                       digest && digest[0])) != 0)
         goto out;
-    if (prepend_history(r, &r->names) != 0 || record_recompute_digests(r) != 0) {
+    /* names given at create stay out of the history (containers/storage) */
+    if (record_recompute_digests(r) != 0) {
         rc = oom(s);
         goto out;
     }
@@ -287,7 +283,7 @@ int store_op_set_names(store_state *s, const char *ref, const char **names, size
 {
     int rc;
     image_record *r;
-    str_list unique;
+    str_list unique, cs_order = {NULL, 0, 0};
     if ((rc = store_resolve(s, ref, &r)) != 0)
         return rc;
     if ((rc = store_collect_names(s, names, names_len, &unique)) != 0)
@@ -310,28 +306,33 @@ int store_op_set_names(store_state *s, const char *ref, const char **names, size
     }
     if ((rc = steal_names(s, &cs, c, &unique)) != 0)
         goto out;
+    /* containers/storage's order: add puts the new names first (we append
+     * them, as iSulad does); its history follows its order */
+    if (append && str_list_merge_unique(&cs_order, &unique, &c->next->names) != 0) {
+        rc = oom(s);
+        goto out;
+    }
     if (append) {
-        for (size_t i = 0; i < unique.len; i++)
+        for (size_t i = 0; i < unique.len && rc == 0; i++)
             if (strmap_get(&s->index.by_name, unique.items[i]) != r &&
-                str_list_append(&c->next->names, unique.items[i]) != 0) {
+                str_list_append(&c->next->names, unique.items[i]) != 0)
                 rc = oom(s);
-                goto out;
-            }
     } else {
         str_list_free(&c->next->names);
         c->next->names = unique;
         unique.items = NULL;
         unique.len = 0;
     }
-    if (prepend_history(c->next, append ? &unique : &c->next->names) != 0) {
+    if (rc == 0 && record_note_names(c->next, append ? &cs_order : &c->next->names) != 0)
         rc = oom(s);
+    if (rc != 0)
         goto out;
-    }
     for (size_t i = 0; i < cs.len && rc == 0; i++) /* the image named, then who lost names */
         rc = fire_renamed(s, changeset_at(&cs, i)->old, changeset_at(&cs, i)->next);
     if (rc == 0)
         rc = changeset_apply(s, &cs);
 out:
+    str_list_free(&cs_order);
     str_list_free(&unique);
     changeset_free(&cs);
     return rc;
@@ -355,6 +356,10 @@ int store_op_remove_name(store_state *s, const char *ref, const char *given)
         rc = IMAGE_STORE_ESYS;
     if (rc == 0) {
         record_remove_name(c->next, name);
+        if (record_note_names(c->next, &c->next->names) != 0) /* containers/storage does */
+            rc = oom(s);
+    }
+    if (rc == 0) {
         if ((rc = fire_renamed(s, r, c->next)) == 0)
             rc = changeset_apply(s, &cs);
     }

@@ -169,6 +169,28 @@ describe("snapshot", function()
     assert.are.same({}, st:problems())
   end)
 
+  it("gives a digest kept across a manifest change as the record file does", function()
+    local ids = fill(200)
+    do
+      local st <close> = assert(imagestore.open(dir))
+      assert(st:batch(function(b)
+        for i, id in ipairs(ids) do assert(b:set_big_data(id, "manifest", "new m" .. i)) end
+      end))
+    end
+    local function digests_of(st)
+      local out = {}
+      for _, img in ipairs(st:images()) do out[img.id] = { img.digest, img.digests } end
+      return out
+    end
+    local st <close> = assert(imagestore.open(dir)) -- from the snapshot
+    local from_snapshot = digests_of(st)
+    assert.are.same({ imagestore.sha256("m7"), { imagestore.sha256("m7"), imagestore.sha256("new m7") } },
+      from_snapshot[ids[7]])
+    helpers.write_file(dir .. "/.imagestore.snapshot", "not a snapshot")
+    local from_files <close> = assert(imagestore.open(dir))
+    assert.are.same(from_snapshot, digests_of(from_files))
+  end)
+
   it("does not vouch for a record overwritten in place: the file is read", function()
     local ids = fill(200)
     -- Overwritten in place (no rename): the directory does not change, but

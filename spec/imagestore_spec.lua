@@ -237,7 +237,8 @@ describe("imagestore", function()
       })
       assert.are.equal(id, img.id)
       assert.are.same({ "example.com/a:1", "b" }, img.names)
-      assert.are.same({ "example.com/a:1", "b" }, img.names_history)
+      -- names given at create stay out of the history (containers/storage)
+      assert.are.same({}, img.names_history)
       assert.are.equal(layer, img.layer)
       assert.are.equal('{"k":"v"}', img.metadata)
       assert.are.equal("2017-07-14T02:40:00.000000000Z", img.created)
@@ -551,34 +552,39 @@ describe("imagestore", function()
   end)
 
   describe("set_names", function()
-    it("replaces the names and prepends them to the history", function()
-      local id = create(st, { names = { "name-a", "name-b" } }).id
+    it("replaces the names and puts them at the front of the history, last first", function()
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a", "name-b" }))
       succeeds(st:set_names(id, { "name-c", "name-d" }))
       local img = st:get(id)
       assert.are.same({ "name-c", "name-d" }, img.names)
-      assert.are.same({ "name-c", "name-d", "name-a", "name-b" }, img.names_history)
+      assert.are.same({ "name-d", "name-c", "name-b", "name-a" }, img.names_history)
       fails("ENOTFOUND", 'image not found: "name-a"', st:lookup("name-a"))
       assert.are.equal(id, st:lookup("name-d"))
     end)
 
-    it("keeps the history newest first without duplicates", function()
-      local id = create(st, { names = { "name-a", "name-b" } }).id
+    it("keeps the history in containers/storage's order without duplicates", function()
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a", "name-b" }))
       succeeds(st:add_name(id, "name-c"))
-      assert.are.same({ "name-c", "name-a", "name-b" }, st:get(id).names_history)
+      -- containers/storage's add puts "name-c" first, then moves each name
+      -- to the front of the history in turn
+      assert.are.same({ "name-b", "name-a", "name-c" }, st:get(id).names_history)
       succeeds(st:set_names(id, { "name-b", "name-d" }))
       assert.are.same({ "name-b", "name-d" }, st:get(id).names)
-      assert.are.same({ "name-b", "name-d", "name-c", "name-a" }, st:get(id).names_history)
+      assert.are.same({ "name-d", "name-b", "name-a", "name-c" }, st:get(id).names_history)
     end)
 
     it("dedupes its input keeping the first occurrence", function()
       local id = create(st).id
       succeeds(st:set_names(id, { "x", "y", "x", "z", "y" }))
       assert.are.same({ "x", "y", "z" }, st:get(id).names)
-      assert.are.same({ "x", "y", "z" }, st:get(id).names_history)
+      assert.are.same({ "z", "y", "x" }, st:get(id).names_history)
     end)
 
-    it("accepts an empty list", function()
-      local id = create(st, { names = { "name-a" } }).id
+    it("accepts an empty list: the names are cleared, the history kept", function()
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a" }))
       succeeds(st:set_names(id, {}))
       assert.are.same({}, st:get(id).names)
       assert.are.same({ "name-a" }, st:get(id).names_history)
@@ -602,7 +608,8 @@ describe("imagestore", function()
     end)
 
     it("fails EINVAL for an empty name and changes nothing", function()
-      local id = create(st, { names = { "a" } }).id
+      local id = create(st).id
+      succeeds(st:set_names(id, { "a" }))
       local before = helpers.tree_hash(dir)
       fails("EINVAL", 'invalid name "": empty', st:set_names(id, { "b", "" }))
       assert.are.same({ "a" }, st:get(id).names)
@@ -624,21 +631,25 @@ describe("imagestore", function()
   end)
 
   describe("add_name", function()
-    it("adds a name and prepends it to the history", function()
-      local id = create(st, { names = { "name-a" } }).id
+    it("appends a name (as iSulad); the history follows containers/storage", function()
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a" }))
       succeeds(st:add_name(id, "name-b"))
       assert.are.same({ "name-a", "name-b" }, st:get(id).names)
-      assert.are.same({ "name-b", "name-a" }, st:get(id).names_history)
+      -- containers/storage's names would be { "name-b", "name-a" }: each in
+      -- turn goes to the front of the history
+      assert.are.same({ "name-a", "name-b" }, st:get(id).names_history)
       assert.are.equal(id, st:lookup("name-b"))
     end)
 
     it("is a no-op success for a name the image already holds", function()
-      local id = create(st, { names = { "name-a" } }).id
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a" }))
       succeeds(st:add_name(id, "name-b"))
       local before = helpers.tree_hash(dir)
       succeeds(st:add_name(id, "name-a"))
       assert.are.same({ "name-a", "name-b" }, st:get(id).names)
-      assert.are.same({ "name-b", "name-a" }, st:get(id).names_history)
+      assert.are.same({ "name-a", "name-b" }, st:get(id).names_history)
       assert.are.equal(before, helpers.tree_hash(dir))
     end)
 
@@ -687,11 +698,17 @@ describe("imagestore", function()
   end)
 
   describe("remove_name", function()
-    it("removes a name without touching the history", function()
-      local id = create(st, { names = { "name-a", "name-b" } }).id
+    it("removes a name, keeps it in the history, and puts the names left at its front", function()
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a", "name-b", "name-c" }))
+      assert.are.same({ "name-c", "name-b", "name-a" }, st:get(id).names_history)
+      succeeds(st:remove_name(id, "name-b"))
+      assert.are.same({ "name-a", "name-c" }, st:get(id).names)
+      assert.are.same({ "name-c", "name-a", "name-b" }, st:get(id).names_history)
+      succeeds(st:remove_name(id, "name-c"))
       succeeds(st:remove_name(id, "name-a"))
-      assert.are.same({ "name-b" }, st:get(id).names)
-      assert.are.same({ "name-a", "name-b" }, st:get(id).names_history)
+      assert.are.same({}, st:get(id).names)
+      assert.are.same({ "name-a", "name-c", "name-b" }, st:get(id).names_history)
       assert.is_false(st:exists("name-a"))
       create(st, { names = { "name-a" } })
     end)
@@ -962,22 +979,28 @@ describe("imagestore", function()
       succeeds(st:set_big_data(id, "manifest", "M"))
       assert.are.equal(imagestore.sha256("M"), st:get(id).digest)
       assert.are.same({ imagestore.sha256("M") }, st:get(id).digests)
-      -- replacing the manifest moves the digest along
+      -- replacing the manifest keeps the digest (containers/storage): the
+      -- image is found by both
       succeeds(st:set_big_data(id, "manifest", "M2"))
-      assert.are.equal(imagestore.sha256("M2"), st:get(id).digest)
-      assert.are.same({ imagestore.sha256("M2") }, st:get(id).digests)
+      assert.are.equal(imagestore.sha256("M"), st:get(id).digest)
+      assert.are.same({ imagestore.sha256("M"), imagestore.sha256("M2") }, st:get(id).digests)
+      assert.are.same({ id }, helpers.ids(st:by_digest(imagestore.sha256("M"))))
+      assert.are.same({ id }, helpers.ids(st:by_digest(imagestore.sha256("M2"))))
+      assert.are.equal(id, st:lookup("repo/x@" .. imagestore.sha256("M")))
     end)
 
-    it("orders digests by big-data names, deduplicated, ignoring other keys", function()
+    it("orders digests by big-data names, deduplicated; every key starting with manifest counts", function()
       local id = create(st).id
       succeeds(st:set_big_data(id, "manifest-b", "B"))
-      succeeds(st:set_big_data(id, "manifests", "not a manifest key"))
+      succeeds(st:set_big_data(id, "manifests", "also a manifest key"))
       succeeds(st:set_big_data(id, "manifest", "A"))
       succeeds(st:set_big_data(id, "manifest-c", "B"))
       succeeds(st:set_big_data(id, "config", "C"))
+      succeeds(st:set_big_data(id, "a-manifest", "D"))
       local img = st:get(id)
       assert.are.equal(imagestore.sha256("B"), img.digest)
-      assert.are.same({ imagestore.sha256("B"), imagestore.sha256("A") }, img.digests)
+      assert.are.same({ imagestore.sha256("B"), imagestore.sha256("also a manifest key"),
+        imagestore.sha256("A") }, img.digests)
     end)
 
     it("keeps an explicit digest given at create first", function()
@@ -1022,6 +1045,53 @@ describe("imagestore", function()
 
     it("fails ENOTFOUND for an unknown image", function()
       fails("ENOTFOUND", 'image not found: "ghost"', st:big_data("ghost", "manifest"))
+    end)
+  end)
+
+  -- Both peers read a big-data item by its file name, listed or not.
+  describe("big data the record does not list", function()
+    it("is read from its file by big_data, big_data_size and big_data_digest, and never recorded", function()
+      local id = create(st, { names = { "n" } }).id
+      local key = "manifest-sha256:x"
+      helpers.write_file(dir .. "/" .. id .. "/" .. helpers.big_data_file_name(key), "abc")
+      local before = helpers.tree_hash(dir)
+      assert.are.equal("abc", st:big_data("n", key))
+      assert.are.equal(3, st:big_data_size("n", key))
+      assert.are.equal(ABC_SHA256, st:big_data_digest("n", key))
+      assert.are.equal(before, helpers.tree_hash(dir))
+      local img = st:get(id)
+      assert.are.same({}, img.big_data_names)
+      assert.are.same({}, img.digests) -- not in the digest index either
+      assert.are.same({}, st:by_digest(ABC_SHA256))
+      local found = st:check()
+      assert.are.equal(1, #found)
+      assert.are.same({ dir .. "/" .. id .. "/" .. helpers.big_data_file_name(key), "orphan-file" },
+        { found[1].path, found[1].kind })
+      local ro <close> = assert(imagestore.open(dir, { readonly = true }))
+      assert.are.equal("abc", ro:big_data(id, key))
+      assert.are.equal(before, helpers.tree_hash(dir))
+    end)
+
+    it("is ENOTFOUND when there is no such file", function()
+      local id = create(st).id
+      fails("ENOTFOUND", "image " .. id .. ' has no big-data item "other"', st:big_data(id, "other"))
+      fails("ENOTFOUND", "image " .. id .. ' has no big-data item "other"', st:big_data_size(id, "other"))
+      fails("ENOTFOUND", "image " .. id .. ' has no big-data item "other"', st:big_data_digest(id, "other"))
+    end)
+
+    it("is never the record, nor a FIFO or a symlink", function()
+      local id = create(st).id
+      local image_dir = dir .. "/" .. id
+      fails("EINVAL", 'invalid big-data key "images.json": reserved name', st:big_data(id, "images.json"))
+      helpers.execute("mkfifo " .. helpers.shell_quote(image_dir .. "/fifo"))
+      fails("EINVAL", "read " .. image_dir .. "/fifo: not a regular file (a FIFO)", st:big_data(id, "fifo"))
+      helpers.write_file(root .. "/outside", "secret")
+      helpers.execute("ln -s " .. helpers.shell_quote(root .. "/outside") .. " "
+        .. helpers.shell_quote(image_dir .. "/link"))
+      local ok, msg, code = st:big_data_size(id, "link")
+      assert.is_nil(ok)
+      assert.are.equal("ELOOP", code)
+      assert.is_truthy(msg:find(image_dir .. "/link", 1, true), msg)
     end)
   end)
 

@@ -41,11 +41,14 @@ describe("check{isulad = true}", function()
 
   -- An image iSulad loads as it is (the health_check image's config and
   -- manifest, a layer, a recorded size); opts.no = a list of what to leave out.
+  -- The names are set after create, so that the record has a names history
+  -- (create leaves it empty, as containers/storage does).
   local function make_image(id, names, opts)
     opts = opts or {}
     local skip = {}
     for _, what in ipairs(opts.no or {}) do skip[what] = true end
-    assert(st:create{ id = id, names = names, layer = not skip.layer and LAYER or nil })
+    assert(st:create{ id = id, layer = not skip.layer and LAYER or nil })
+    assert(st:set_names(id, names))
     if not skip.config then
       assert(st:set_big_data(id, "sha256:" .. id, opts.config or CONFIG))
     end

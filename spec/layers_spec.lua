@@ -227,11 +227,15 @@ describe("additional stores", function()
       local taker = helpers.create(st, { names = { "extra:1" } })
       fill(a, function(s) assert(s:add_name(lower.id, "extra:1")) end)
       local before = helpers.tree_hash(a)
+      assert.are.same({ "lower:1", "extra:1" }, st:get(lower.id).names_history)
       local copy = assert(st:create{ id = lower.id, names = { "new:1" } })
       assert.is_false(copy.read_only)
       assert.is_nil(copy.store)
       -- the given names first, then the lower image's, taken from their holders here
       assert.are.same({ "new:1", "lower:1", "extra:1" }, copy.names)
+      -- the lower history, then the names as containers/storage adds them
+      -- (the lower image's, then the given ones), each in turn to the front
+      assert.are.same({ "new:1", "extra:1", "lower:1" }, copy.names_history)
       assert.are.same({}, st:get(taker.id).names)
       assert.are.equal("lower", copy.metadata)
       assert.are.equal(lower.created, copy.created)

@@ -109,7 +109,10 @@ describe("persistence", function()
       assert.are.equal(img.id, rec.id)
       assert.are.equal(digest, rec.digest)
       assert.are.same({ "n:1" }, rec.names)
-      assert.are.same({ "n:1" }, rec["names-history"])
+      assert.is_nil(rec["names-history"]) -- names given at create are not history
+      succeeds(st:set_names(img.id, { "n:2", "n:1" }))
+      assert.are.same({ "n:1", "n:2" }, helpers.read_json(path)["names-history"])
+      rec = helpers.read_json(path)
       assert.are.equal(layer, rec.layer)
       assert.are.equal("meta", rec.metadata)
       assert.are.equal("2017-07-14T02:40:00.000000000Z", rec.created)
@@ -136,6 +139,7 @@ describe("persistence", function()
         names = { "a" }, layer = helpers.random_id(), metadata = "{}",
         digest = "sha256:" .. helpers.random_id(),
       }).id
+      succeeds(st:add_name(id, "b"))
       succeeds(st:set_big_data(id, "manifest", "m"))
       succeeds(st:set_loaded_time(id, 1500000000))
       succeeds(st:set_size(id, 9))
@@ -156,35 +160,77 @@ describe("persistence", function()
 
   describe("set_names", function()
     it("survives close and open", function()
-      local id = create(st, { names = { "name-a" } }).id
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a" }))
       succeeds(st:set_names(id, { "name-b", "name-c" }))
       reopen()
       assert.are.same({ "name-b", "name-c" }, st:get(id).names)
-      assert.are.same({ "name-b", "name-c", "name-a" }, st:get(id).names_history)
-      assert.are.same({ "name-b", "name-c", "name-a" }, helpers.read_json(record_path(id))["names-history"])
+      assert.are.same({ "name-c", "name-b", "name-a" }, st:get(id).names_history)
+      assert.are.same({ "name-c", "name-b", "name-a" }, helpers.read_json(record_path(id))["names-history"])
       assert.is_false(st:exists("name-a"))
     end)
   end)
 
   describe("add_name", function()
     it("survives close and open", function()
-      local id = create(st, { names = { "name-a" } }).id
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a" }))
       succeeds(st:add_name(id, "name-b"))
       reopen()
       assert.are.same({ "name-a", "name-b" }, st:get(id).names)
-      assert.are.same({ "name-b", "name-a" }, st:get(id).names_history)
+      assert.are.same({ "name-a", "name-b" }, st:get(id).names_history)
       assert.are.equal(id, st:lookup("name-b"))
     end)
   end)
 
   describe("remove_name", function()
     it("survives close and open", function()
-      local id = create(st, { names = { "name-a", "name-b" } }).id
-      succeeds(st:remove_name(id, "name-a"))
+      local id = create(st).id
+      succeeds(st:set_names(id, { "name-a", "name-b" }))
+      succeeds(st:remove_name(id, "name-b"))
       reopen()
-      assert.are.same({ "name-b" }, st:get(id).names)
+      assert.are.same({ "name-a" }, st:get(id).names)
       assert.are.same({ "name-a", "name-b" }, st:get(id).names_history)
-      assert.is_false(st:exists("name-a"))
+      assert.is_false(st:exists("name-b"))
+    end)
+  end)
+
+  -- Records written before names-history followed containers/storage's
+  -- order and the digest stayed once derived: read as they are; a later
+  -- names call applies the new rule on top of the history as stored.
+  describe("records written before issue 16", function()
+    local OLD_ID = ("ab"):rep(32)
+    local M = imagestore.sha256("old manifest")
+
+    before_each(function()
+      st:close()
+      helpers.mkdir(dir .. "/" .. OLD_ID)
+      helpers.write_file(dir .. "/" .. OLD_ID .. "/manifest", "old manifest")
+      -- create gave {"a", "b"}, then add_name "c" prepended: {"c", "a", "b"}
+      helpers.write_file(record_path(OLD_ID), '{"id":"' .. OLD_ID .. '","digest":"' .. M .. '",'
+        .. '"names":["a","b","c"],"names-history":["c","a","b"],"big-data-names":["manifest"],'
+        .. '"big-data-sizes":{"manifest":12},"big-data-digests":{"manifest":"' .. M .. '"},'
+        .. '"created":"2020-01-01T00:00:00.000000000Z","loaded":"2020-01-01T00:00:00.000000000Z"}')
+      st = assert(imagestore.open(dir))
+    end)
+
+    it("reads the names history as stored, and a rewrite keeps it", function()
+      assert.are.same({}, st:problems())
+      assert.are.same({ "c", "a", "b" }, st:get(OLD_ID).names_history)
+      succeeds(st:set_metadata(OLD_ID, "touched"))
+      assert.are.same({ "c", "a", "b" }, helpers.read_json(record_path(OLD_ID))["names-history"])
+      succeeds(st:set_names(OLD_ID, { "b", "d" }))
+      assert.are.same({ "d", "b", "c", "a" }, helpers.read_json(record_path(OLD_ID))["names-history"])
+    end)
+
+    it("keeps the digest it derived from the manifest when the manifest is replaced", function()
+      assert.are.equal(M, st:get(OLD_ID).digest)
+      succeeds(st:set_big_data(OLD_ID, "manifest", "new manifest"))
+      reopen()
+      assert.are.equal(M, st:get(OLD_ID).digest)
+      assert.are.same({ M, imagestore.sha256("new manifest") }, st:get(OLD_ID).digests)
+      assert.are.equal(OLD_ID, st:lookup("a@" .. M))
+      assert.are.same({ OLD_ID }, helpers.ids(st:by_digest(M)))
     end)
   end)
 

@@ -487,6 +487,67 @@ static void test_serializer_refuses_what_is_not_utf8(void)
     record_free(r);
 }
 
+/* ---- 5b: what containers/storage derives (issue 16) ----------------------- */
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+
+static void test_manifest_keys(void)
+{
+    check(record_is_manifest_key("manifest") && record_is_manifest_key("manifest-sha256:x") &&
+              record_is_manifest_key("manifests") && record_is_manifest_key("manifestx"),
+          "every key starting with \"manifest\" is a manifest");
+    check(!record_is_manifest_key("Manifest") && !record_is_manifest_key("a-manifest") &&
+              !record_is_manifest_key("manifes") && !record_is_manifest_key(""),
+          "no other key is");
+}
+
+static void test_digest_kept_once_derived(void)
+{
+    image_record *r = NULL;
+    char why[128];
+    const char *json = "{\"id\":\"" "abababababababababababababababababababababababababababababababab"
+                       "\",\"big-data-names\":[\"config\",\"manifests\",\"manifest\"],"
+                       "\"big-data-digests\":{\"config\":\"" D3 "\",\"manifests\":\"" D1
+                       "\",\"manifest\":\"" D2 "\"}}";
+    if (!check(record_parse(&r, json, strlen(json), why, sizeof(why)) == 0, "a record without a digest parses"))
+        return;
+    check_str(r->digest, D1, "its digest is the first manifest's, in big-data order");
+    check(r->digests.len == 2 && strcmp(r->digests.items[1], D2) == 0, "digests: both manifests, not the config");
+    big_data_item *m = record_find_big_data(r, "manifests");
+    free(m->digest);
+    m->digest = strdup(D3);
+    check(record_recompute_digests(r) == 0, "recomputed");
+    check_str(r->digest, D1, "the digest stays when its manifest changes");
+    check(r->digests.len == 3 && strcmp(r->digests.items[0], D1) == 0 &&
+              strcmp(r->digests.items[1], D3) == 0 && strcmp(r->digests.items[2], D2) == 0,
+          "digests: the kept digest, then every manifest's");
+    record_free(r);
+}
+
+static void test_note_names(void)
+{
+    image_record *r = record_new();
+    str_list names = {NULL, 0, 0};
+    static const char *const first[] = {"1", "2"}, *const again[] = {"1", "2", "3", "4"};
+    for (size_t i = 0; i < 2; i++)
+        str_list_append(&names, first[i]);
+    bool ok = r != NULL && record_note_names(r, &names) == 0 && r->names_history.len == 2 &&
+              strcmp(r->names_history.items[0], "2") == 0 && strcmp(r->names_history.items[1], "1") == 0;
+    check(ok, "record_note_names: each to the front in turn, the last first");
+    str_list_free(&names);
+    for (size_t i = 0; i < 4; i++)
+        str_list_append(&names, again[i]);
+    ok = ok && record_note_names(r, &names) == 0 && r->names_history.len == 4 &&
+         strcmp(r->names_history.items[0], "4") == 0 && strcmp(r->names_history.items[3], "1") == 0;
+    check(ok, "record_note_names: names already there move, none twice");
+    str_list_free(&names);
+    ok = ok && record_note_names(r, &names) == 0 && r->names_history.len == 4;
+    check(ok, "record_note_names: no names, no change");
+    record_free(r);
+}
+
 /* ---- 6: linear deduplication ---------------------------------------------- */
 
 static void test_merge_unique_short_lists(void)
@@ -675,6 +736,9 @@ static const test_case tests[] = {
     TEST_CASE(test_digest_is_valid),
     TEST_CASE(test_text_has_control),
     TEST_CASE(test_serializer_refuses_what_is_not_utf8),
+    TEST_CASE(test_manifest_keys),
+    TEST_CASE(test_digest_kept_once_derived),
+    TEST_CASE(test_note_names),
     TEST_CASE(test_merge_unique_short_lists),
     TEST_CASE(test_merge_unique_long_lists),
     TEST_CASE(test_many_names),
