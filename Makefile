@@ -3,14 +3,17 @@
 # Every path is a variable, so both a plain `make install PREFIX=/usr` and
 # LuaRocks (imagestore-scm-1.rockspec, build.type = "make") drive it.
 #
-#   make            library, Lua module and C tests under build/
+#   make            library, Lua module, the imagestore command (build/bin/)
+#                   and the C tests under build/
+#   make cli        the imagestore command alone (cli/main.c, lua/imagestore/cli.lua)
 #   make check      deps, then C tests + busted specs, then again under ASan/UBSan/LSan
 #   make torture    deps, then spec/c/hostile_test.c under ASan/UBSan/LSan for
 #                   TORTURE_SEEDS seeds (default 20000) from TORTURE_FIRST, and
 #                   the crash tests' full enumeration (IMAGESTORE_CRASH_FULL=1)
-#   make demo       deps, then examples/quickstart.lua against ./demo-store
-#   make install    DESTDIR, PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
-#                   LUA_CMOD_DIR, LUA_LMOD_DIR
+#   make demo       deps, then examples/quickstart.lua against ./demo-store and
+#                   the imagestore command on ./demo-store-cli
+#   make install    DESTDIR, PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, BINDIR,
+#                   MANDIR, BASHCOMPDIR, LUA_CMOD_DIR, LUA_LMOD_DIR
 #   make deps       install missing Debian packages (scripts/ensure-deps)
 #   make bench      deps, then the benchmark (bench/run; table + build/bench/results.json)
 #   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
@@ -35,6 +38,9 @@ PREFIX        = /usr/local
 DESTDIR       =
 LIBDIR        = $(PREFIX)/lib
 INCLUDEDIR    = $(PREFIX)/include
+BINDIR        = $(PREFIX)/bin
+MANDIR        = $(PREFIX)/share/man
+BASHCOMPDIR   = $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR  = $(LIBDIR)/pkgconfig
 LUA_VERSION   = 5.4
 LUA_CMOD_DIR  = $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -341,6 +347,7 @@ check-lua: $(MOD_SO) $(HOOK_HOST) $(CLI_BIN) $(if $(SANITIZE),$(NOINHERIT_SO))
 demo: deps
 	@$(MAKE) --no-print-directory all
 	$(LUA_ENV) $(LUA) examples/quickstart.lua $(DEMO_STORE)
+	@bash examples/cli-demo.sh $(CLI_BIN) $(DEMO_STORE)-cli $(IMAGESTORE_FIXTURES)
 
 # make torture: the hostile-disk test (spec/c/hostile_test.c; check runs 500
 # seeds of it) for TORTURE_SEEDS seeds, built and run as check's sanitizer
@@ -470,7 +477,7 @@ bench-plot:
 -include $(OBJDIR)/bench/bench.d
 
 # ---- install --------------------------------------------------------------
-install: install-lib install-lua
+install: install-lib install-lua install-cli
 
 install-lib: lib
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
@@ -492,7 +499,16 @@ install-lua: module
 	  $(INSTALL) -D -m 0644 "$$f" "$(DESTDIR)$(LUA_LMOD_DIR)/$${f#lua/}" || exit 1; \
 	done
 
+# The command, its man page and its bash completion.
+install-cli: cli
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/imagestore
+	$(INSTALL) -m 0644 cli/imagestore.1 $(DESTDIR)$(MANDIR)/man1/imagestore.1
+	$(INSTALL) -m 0644 cli/imagestore.bash $(DESTDIR)$(BASHCOMPDIR)/imagestore
+
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/imagestore $(DESTDIR)$(MANDIR)/man1/imagestore.1 \
+	      $(DESTDIR)$(BASHCOMPDIR)/imagestore
 	rm -f $(DESTDIR)$(LIBDIR)/libimagestore.so.$(SOVERSION) \
 	      $(DESTDIR)$(LIBDIR)/libimagestore.so \
 	      $(DESTDIR)$(LIBDIR)/libimagestore.a \
@@ -506,4 +522,4 @@ uninstall:
 	-find $(DESTDIR)$(LUA_LMOD_DIR)/imagestore -depth -type d -empty -delete 2>/dev/null
 
 clean:
-	rm -rf $(BUILDDIR) $(DEMO_STORE)
+	rm -rf $(BUILDDIR) $(DEMO_STORE) $(DEMO_STORE)-cli $(DEMO_STORE)-cli-podman

@@ -63,6 +63,23 @@ describe("the imagestore command", function()
       assert.are.equal(ok({ "images", "--help" }), ok({ "ls", "--help" }))
     end)
 
+    it("has a man page and a bash completion that name every command", function()
+      local man = assert(helpers.read_file(ROOT .. "/cli/imagestore.1"))
+      local completion = assert(helpers.read_file(ROOT .. "/cli/imagestore.bash"))
+      assert.are.equal(0, select(3, os.execute("bash -n " .. q(ROOT .. "/cli/imagestore.bash"))))
+      local block = ok({ "--help" }):match("Commands:\n(.-)\n\n")
+      local count = 0
+      for c in ("\n" .. block):gmatch("\n  (%S+)") do
+        local roff = c:gsub("%-", "\\-") -- big-data is big\-data in roff
+        assert.is_truthy(man:find("\n\\fB" .. roff .. "\\fR", 1, true) or man:find("\n.B " .. roff .. "\n", 1, true),
+                         "man page: " .. c)
+        local listed = " " .. completion:match('local commands="([^"]*)"') .. " "
+        assert.is_truthy(listed:find(" " .. c .. " ", 1, true), "completion: " .. c)
+        count = count + 1
+      end
+      assert.are.equal(12, count)
+    end)
+
     it("exits 2 with the help on stderr when given no command", function()
       local out, err, status = run({})
       assert.are.equal(2, status)
