@@ -19,6 +19,8 @@
 #   make bench-plot gnuplot-nox, then bench/scaling.svg from build/bench/results.json
 #   make bench-naming  what naming policies and hooks cost (bench/naming.lua)
 #   make bench-gc   what image garbage collection costs (bench/gc.lua)
+#   make bench-cli  the command against Podman: `imagestore images` vs
+#                   `podman images` on 1000 images, and its start-up (bench/cli.sh)
 #   make fuzz       libFuzzer (clang) on every fuzz/fuzz_*.c for FUZZ_SECONDS each
 #   make mutate     deps, then scripts/mutate: each mutation of spec/mutations.txt
 #                   (a sync, a rollback step, an exclusive lock, the change-token
@@ -422,7 +424,7 @@ export BENCH_SIZES BENCH_DIR
 
 .PHONY: bench bench-build bench-plot
 
-bench-build: $(BENCH_BIN) $(BENCH_FLOOR) $(BENCH_CLOCK) $(BENCH_OUT)/change-check $(MOD_SO)
+bench-build: $(BENCH_BIN) $(BENCH_FLOOR) $(BENCH_CLOCK) $(BENCH_OUT)/change-check $(MOD_SO) $(CLI_BIN)
 
 $(BENCH_OUT)/change-check: bench/change_check.c $(LIB_A)
 	@mkdir -p $(@D)
@@ -449,6 +451,7 @@ bench: deps
 	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
 	    BENCH_BIN='$(CURDIR)/$(BENCH_BIN)' BENCH_FLOOR='$(CURDIR)/$(BENCH_FLOOR)' \
 	    BENCH_OUT='$(CURDIR)/$(BENCH_OUT)' BENCH_LUA='$(LUA)' \
+	    IMAGESTORE_BIN='$(CURDIR)/$(CLI_BIN)' BENCH_CLI_N='$(BENCH_CLI_N)' \
 	    bash bench/run
 	@$(MAKE) --no-print-directory bench-naming
 
@@ -468,6 +471,24 @@ BENCH_GC_APPLY_OF ?= 2000
 bench-gc: $(BENCH_CLOCK) $(MOD_SO)
 	@$(LUA_ENV) LUA_CPATH='$(CURDIR)/$(BUILDDIR)/lua/?.so;$(CURDIR)/$(BENCH_OUT)/lua/?.so;;' \
 	    $(LUA) bench/gc.lua '$(BENCH_DIR)/gc' $(BENCH_GC_PLAN_N) $(BENCH_GC_APPLY_OF)
+
+# make bench-cli: only the command against Podman (bench/cli.sh, issue 14):
+# `imagestore images` and `images --json` against `podman images` and
+# `--format json` on BENCH_CLI_N images (Debian's podman, installed if
+# missing; BENCH_PODMAN=0 skips it), and the command's start-up; its rows of
+# the table on stdout, raw lines in $(BENCH_OUT)/cli-raw.jsonl, results in
+# $(BENCH_OUT)/cli-results.json. `make bench` runs it too (bench/run).
+BENCH_CLI_N ?= 1000
+.PHONY: bench-cli
+bench-cli: deps
+	@$(MAKE) --no-print-directory SANITIZE= $(CLI_BIN)
+	@mkdir -p $(BENCH_OUT)
+	@status=0; \
+	BENCH_OUT='$(CURDIR)/$(BENCH_OUT)' IMAGESTORE_BIN='$(CURDIR)/$(CLI_BIN)' \
+	    bash bench/cli.sh '$(BENCH_DIR)/cli' '$(BENCH_CLI_N)' > $(BENCH_OUT)/cli-raw.jsonl || status=$$?; \
+	$(LUA) bench/report.lua $(BENCH_OUT)/cli-raw.jsonl $(BENCH_OUT)/cli-results.json --only=cli \
+	    || status=1; \
+	exit $$status
 
 bench-plot:
 	@bash scripts/ensure-deps gnuplot-nox

@@ -1,24 +1,28 @@
--- bench/report.lua RAW.jsonl RESULTS.json
+-- bench/report.lua RAW.jsonl RESULTS.json [--only=cli]
 --
 -- Turns the raw lines of bench/run into medians, checks them against the
 -- targets of issue #3, prints the table to stdout and writes RESULTS.json
 -- (the medians, the target rows, the series bench/plot.lua draws, and a copy
--- of every raw line).
+-- of every raw line). --only=cli prints only the command's rows and notes
+-- (bench/cli.sh's lines, `make bench-cli`).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 local json = require("json")
 
 local raw_path, out_path = arg[1], arg[2]
-if not raw_path or not out_path then
-  io.stderr:write("usage: report.lua RAW.jsonl RESULTS.json\n")
+local only = arg[3] and arg[3]:match("^%-%-only=(%w+)$")
+if not raw_path or not out_path or (arg[3] and not only) then
+  io.stderr:write("usage: report.lua RAW.jsonl RESULTS.json [--only=cli]\n")
   os.exit(2)
 end
 
 local C, LUA, CS, FLOOR = "imagestore-c", "imagestore-lua", "containers-storage", "fsync-floor"
 -- our C driver reading containers/storage's own store, read-only (issue 11)
 local C_CS = "imagestore-c-cs-layout"
+-- the command and Podman, from a shell (issue 14, bench/cli.sh)
+local CLI, PODMAN = "imagestore-cli", "podman"
 
 -- ---- read --------------------------------------------------------------------
-local raw, meta, meta_end, errors, synth_checks = {}, {}, {}, {}, {}
+local raw, meta, meta_end, meta_cli, errors, synth_checks = {}, {}, {}, {}, {}, {}
 local groups = {}   -- key -> { impl, phase, n, cache, synthesized, lines = {} }
 local group_list = {}
 
@@ -33,6 +37,7 @@ for text in io.lines(raw_path) do
     if l.store_images then l.n = l.store_images end -- marginal creates: keyed by the store's size
     if l.impl == "meta" then meta = l
     elseif l.impl == "meta-end" then meta_end = l
+    elseif l.impl == "meta-cli" then meta_cli = l
     elseif l.impl == "error" or l.error then errors[#errors + 1] = l
     elseif l.phase == "synth-check" then synth_checks[#synth_checks + 1] = l
     elseif l.phase then
@@ -129,7 +134,7 @@ local units = {
 local rows = {}
 local NM = "NOT MEASURED"
 
--- row{label, ours, peer, unit, target, ok(ours, peer) -> bool, note}
+-- row{label, ours, peer, unit, target, ok(ours, peer) -> bool, note, topic}
 local function row(r)
   if r.ours ~= nil and r.peer ~= nil and r.unit ~= "x" and r.peer ~= 0 then
     r.ratio = r.ours / r.peer
@@ -141,7 +146,7 @@ local function row(r)
   end
   r.ok = nil
   r.needs_peer = nil
-  rows[#rows + 1] = r
+  if not only or r.topic == only then rows[#rows + 1] = r end
 end
 
 local function create_cost(impl, mode, n) return (med(impl, "create-" .. mode, n)) end
@@ -320,13 +325,37 @@ do
        ok = function(_, _, ratio) return ratio <= 0.1 end }
 end
 
+-- The command (issue 14, bench/cli.sh): wall time from a shell of `imagestore
+-- images` against `podman images` on the same N images, Podman reading a
+-- containers/storage store (vfs) and imagestore that store read-only, then
+-- its own store after an import.
+local N_CLI = meta_cli.n or N_CMP
+local PODMAN_V = "podman " .. (meta_cli.podman or "?")
+for _, st in ipairs({ { "cs", "containers/storage's store, read-only" },
+                      { "own", "its own store, after an import" } }) do
+  for _, f in ipairs({ { "", "", "" }, { "-json", " --json", " --format json" } }) do
+    row{ label = ("imagestore images%s vs podman images%s, N=%d (%s)"):format(f[2], f[3], N_CLI, st[2]),
+         ours = (med(CLI, "cli-images" .. f[1] .. "-" .. st[1], N_CLI, "warm", "seconds")),
+         peer = (med(PODMAN, "cli-images" .. f[1], N_CLI, "warm", "seconds")), unit = "s",
+         peer_note = PODMAN_V, target = "≤ 1/5 of podman's wall time (issue 14)",
+         needs_peer = true, topic = "cli", ok = function(_, _, ratio) return ratio <= 0.2 end }
+  end
+end
+row{ label = "imagestore --version, exec to exit, run in a loop (the command's start-up)",
+     ours = (med(CLI, "cli-version", N_CLI, "warm")), peer = (med(PODMAN, "cli-version", N_CLI, "warm")),
+     unit = "us", peer_note = "podman --version", topic = "cli",
+     target = "≤ 10 ms (issue 14: fast enough to run in a loop; 10 ms is bench/cli.sh's reading)",
+     ok = function(v) return v <= 10000 end }
+
 row{ label = ("memory after open, N=%d, above an empty store"):format(N_HUGE),
      ours = (med(C, "rss", N_HUGE, nil, "bytes_per_image")), unit = "bytes",
      target = "≤ 1.5 KB (1536 B)/image", ok = function(v) return v <= 1536 end }
 
 -- ---- notes ---------------------------------------------------------------------
 local notes = {}
-local function note(s) notes[#notes + 1] = s end
+local function note(s, topic)
+  if not only or topic == only then notes[#notes + 1] = s end
+end
 
 do -- the cost of the cross-process change check (issue #4)
   local quiet = med(C, "lookup-name-quiet", 1000)
@@ -368,6 +397,26 @@ if batch_floor_g then
         .. "measured right before each create-batch; varies a lot on this VM's ext4): %s."):format(
         table.concat(fl, ", ")))
 end
+do -- the command (issue 14)
+  local inspect = med(CLI, "cli-inspect-own", N_CLI, "warm")
+  if inspect then
+    note(("the command: `imagestore inspect NAME` on its own store of %d images, run in a loop: "
+          .. "%s per run (median of %s loops of %s)"):format(N_CLI, fmt_time_us(inspect),
+          tostring(meta_cli["repeat"] or "?"), tostring(meta_cli.loop or "?")), "cli")
+  end
+  local import_s, g = med(CLI, "cli-import-cs", N_CLI, "warm", "seconds")
+  if import_s then
+    note(("the command: `imagestore import` of containers/storage's store of %d images into its own: "
+          .. "%s (%s img/s), once"):format(N_CLI, fmt_s(import_s), tostring(g.lines[1].images_per_s)), "cli")
+  end
+  if meta_cli.n then
+    note(("the command: wall time from a shell (fork to exit, stdout to a file), median of %s rounds "
+          .. "after a warm-up round, each round running every command once in turn; %s with "
+          .. "--storage-driver vfs --root --runroot on a store written by bench/podman-store.go; "
+          .. "load average at start %s."):format(tostring(meta_cli["repeat"]), PODMAN_V,
+          meta_cli.loadavg_start or "?"), "cli")
+  end
+end
 note("Medians: warm reads over " .. tostring(meta["repeat"] or "?") .. " processes after one "
      .. "warm-up process (this VM's DAMON pages out page cache idle for ~60 s), cold over "
      .. tostring(meta.cold or "?") .. " (sync; drop_caches before each); creates and deletes once each.")
@@ -380,11 +429,12 @@ if meta_end.elapsed_s then
 end
 for _, e in ipairs(errors) do
   note(("failed: %s%s"):format(e.command or (e.impl .. " " .. tostring(e.phase)),
-    e.error and (": " .. e.error) or ""))
+    e.error and (": " .. e.error) or ""), only)
 end
 
 -- ---- table -------------------------------------------------------------------------
-local head = { "target (issue #3)", "ours", "containers/storage", "ratio", "target", "status" }
+local head = { only and "target" or "target (issue #3)", "ours",
+               only == "cli" and "podman" or "containers/storage", "ratio", "target", "status" }
 local cells = { head }
 for _, r in ipairs(rows) do
   local f = units[r.unit]

@@ -8,6 +8,7 @@
  * inside the Lua code itself is reported as "imagestore: internal error: ..."
  * with status 1 (IMAGESTORE_DEBUG=1 adds the traceback).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -49,6 +50,21 @@ static int open_cli_host(lua_State *L)
     return 1;
 }
 
+/* The preload loader of one built-in module (upvalue: its embedded_lua):
+ * compiled only when it is first required, so that a command that needs a
+ * few modules does not compile them all. */
+static int load_builtin(lua_State *L)
+{
+    const embedded_lua *m = lua_touserdata(L, lua_upvalueindex(1));
+    char chunk[128];
+    snprintf(chunk, sizeof chunk, "=[built-in %s]", m->name);
+    if (luaL_loadbufferx(L, m->text, m->len, chunk, "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, m->name);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 /* package.preload[name] for every built-in module. */
 static int preload_modules(lua_State *L)
 {
@@ -58,10 +74,8 @@ static int preload_modules(lua_State *L)
     lua_pushcfunction(L, open_cli_host);
     lua_setfield(L, -2, "imagestore.cli_host");
     for (const embedded_lua *m = embedded_lua_modules; m->name != NULL; m++) {
-        char chunk[128];
-        snprintf(chunk, sizeof chunk, "=[built-in %s]", m->name);
-        if (luaL_loadbufferx(L, m->text, m->len, chunk, "t") != LUA_OK)
-            return lua_error(L);
+        lua_pushlightuserdata(L, (void *)(uintptr_t)m);
+        lua_pushcclosure(L, load_builtin, 1);
         lua_setfield(L, -2, m->name);
     }
     lua_pop(L, 1);
