@@ -318,6 +318,42 @@ describe("the imagestore command", function()
     end)
   end)
 
+  describe("both output modes", function()
+    it("gives tag, repair, big-data, usage and import as text and as JSON", function()
+      local dir = helpers.tmpdir() .. "/store"
+      local layout = helpers.fixtures_dir .. "/oci-layout"
+      -- import: a line per image, or the reports
+      assert.are.equal("added 7d6555ccc876\nadded 70e6b2b80b73\n", ok({ "--root", dir, "import", layout }))
+      local reports = assert(json.decode(ok({ "--root", dir, "--json", "import", layout })))
+      assert.are.equal(1, #reports)
+      assert.are.equal(2, #reports[1].images)
+      assert.are.equal("unchanged", reports[1].images[1].status)
+      -- tag
+      local t = assert(json.decode(ok({ "--root", dir, "--json", "tag", HELLO, "example.com/h:1" })))
+      assert.are.same({ id = HELLO, added = { "example.com/h:1" } }, t)
+      -- big-data listing
+      local items = assert(json.decode(ok({ "--root", dir, "--json", "big-data", HELLO })))
+      assert.are.equal("sha256:" .. HELLO, items[1].key)
+      assert.are.equal(455, items[1].size)
+      -- usage
+      local text = ok({ "--root", dir, "usage" })
+      assert.matches("^disk_bytes: %d+ %(.-%)\nimages: 2\nsize: %d+ %(.-%)\n$", text)
+      local u = assert(json.decode(ok({ "--root", dir, "--json", "usage" })))
+      assert.are.equal(2, u.images)
+      -- repair of a clean store
+      assert.are.same({}, assert(json.decode(ok({ "--root", dir, "--json", "repair" }))))
+      assert.are.equal("nothing to repair\n", ok({ "--root", dir, "repair" }))
+    end)
+
+    it("fails an import of what is none of the kinds with status 1", function()
+      local dir, src = helpers.tmpdir(), helpers.tmpdir()
+      local _, err, status = run({ "--root", dir .. "/store", "import", src })
+      assert.are.equal(1, status)
+      assert.matches("^imagestore: .+\n$", err)
+      fails(2, "import needs at least one path", { "--root", dir .. "/store", "import" })
+    end)
+  end)
+
   describe("configuration", function()
     it("takes the root from IMAGESTORE_ROOT, and additional stores from the config file", function()
       local dir, podman = helpers.tmpdir() .. "/mine", podman_store()
