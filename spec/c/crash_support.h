@@ -192,6 +192,27 @@ static inline const char *crash_tmpdir(void)
     return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
+/* The start the crash tests share: re-run under the fault shim when not
+ * yet there, read IMAGESTORE_CRASH_FULL into *full, and make the work
+ * directory <crash_tmpdir()>/<name>-XXXXXX in workdir (len bytes). 0 to go
+ * on, else the exit status main() returns. */
+static inline int crash_main_start(char **argv, const char *name, bool *full, char *workdir,
+                                   size_t len)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int rerun = rerun_under_fault_shim(argv);
+    if (rerun != 0)
+        return rerun;
+    const char *f = getenv("IMAGESTORE_CRASH_FULL");
+    *full = f != NULL && strcmp(f, "0") != 0;
+    snprintf(workdir, len, "%s/%s-XXXXXX", crash_tmpdir(), name);
+    if (mkdtemp(workdir) == NULL) {
+        perror(workdir);
+        return 2;
+    }
+    return 0;
+}
+
 /* ---- views ---- */
 
 /* One image as text: every field, every big-data item's bytes. */

@@ -215,17 +215,10 @@ static void run_scenario(const scenario *sc)
 int main(int argc, char **argv)
 {
     (void)argc;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    int rerun = rerun_under_fault_shim(argv);
-    if (rerun != 0)
-        return rerun;
-    full = getenv("IMAGESTORE_CRASH_FULL") != NULL && strcmp(getenv("IMAGESTORE_CRASH_FULL"), "0") != 0;
+    int status = crash_main_start(argv, "killpoint", &full, workdir, sizeof(workdir));
+    if (status != 0)
+        return status;
     const char *only = getenv("IMAGESTORE_KILLPOINT_ONLY");
-    snprintf(workdir, sizeof(workdir), "%s/killpoint-XXXXXX", crash_tmpdir());
-    if (mkdtemp(workdir) == NULL) {
-        perror(workdir);
-        return 2;
-    }
     snprintf(pristine, sizeof(pristine), "%s/pristine", workdir);
     snprintf(store, sizeof(store), "%s/store", workdir);
     diag("kill points in %s (%s)", workdir, full ? "renames, syncs and every change" : "renames and syncs");

@@ -1134,18 +1134,11 @@ static void run_scenario(const scenario *sc, const char *only_mode)
 int main(int argc, char **argv)
 {
     (void)argc;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    int rerun = rerun_under_fault_shim(argv);
-    if (rerun != 0)
-        return rerun;
-    full = getenv("IMAGESTORE_CRASH_FULL") != NULL && strcmp(getenv("IMAGESTORE_CRASH_FULL"), "0") != 0;
+    int status = crash_main_start(argv, "powerloss", &full, workdir, sizeof(workdir));
+    if (status != 0)
+        return status;
     const char *only = getenv("IMAGESTORE_POWERLOSS_ONLY");
     const char *only_mode = getenv("IMAGESTORE_POWERLOSS_MODE");
-    snprintf(workdir, sizeof(workdir), "%s/powerloss-XXXXXX", crash_tmpdir());
-    if (mkdtemp(workdir) == NULL) {
-        perror(workdir);
-        return 2;
-    }
     snprintf(recdir, sizeof(recdir), "%s/rec", workdir);
     snprintf(statedir, sizeof(statedir), "%s/state", workdir);
     diag("power-loss states in %s (%s enumeration)", workdir, full ? "full" : "bounded");
