@@ -128,7 +128,7 @@ local function table_floor(w, n)
       sub(w.config_key[i], 1)
     out[i + 1] = {
       id = id, digest = digest, digests = { digest }, names = { name },
-      names_history = { name }, layer = nil, metadata = sub("{}", 1),
+      names_history = {}, layer = nil, metadata = sub("{}", 1), -- create records no history
       big_data_names = { "manifest", key },
       big_data_sizes = { manifest = 249, [key] = 1500 },
       big_data_digests = { manifest = digest, [key] = key },
