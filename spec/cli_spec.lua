@@ -17,7 +17,8 @@ local CENTOS = "39891ff67da98ab8540d71320915f33d2eb80ab42908e398472cab3c1ce7ac10
 -- stderr and exit status.
 local function run(args, env)
   local dir = helpers.tmpdir()
-  local cmd = { env and ("env " .. env) or "", q(CLI) }
+  -- (timeout: a command that hangs fails the case instead of the run)
+  local cmd = { env and ("env " .. env) or "", "timeout 60", q(CLI) }
   for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
   local status = select(3, os.execute(table.concat(cmd, " ") .. " >" .. q(dir .. "/out")
     .. " 2>" .. q(dir .. "/err") .. " </dev/null"))
@@ -364,6 +365,22 @@ describe("the imagestore command", function()
       assert.are.equal(TOOLS:sub(1, 12) .. "\n" .. HELLO:sub(1, 12) .. "\n", out)
       helpers.write_file(conf, 'colour = "red"\n')
       fails(1, conf .. ': unknown key "colour"', { "--root", dir, "images" }, "IMAGESTORE_CONFIG=" .. q(conf))
+    end)
+
+    it("refuses a config or hooks file that is a FIFO, a directory or too large, without hanging", function()
+      local dir = isulad_store()
+      assert.are.equal(0, select(3, os.execute("mkfifo " .. q(dir .. "/imagestore.conf"))))
+      fails(1, "config file " .. dir .. "/imagestore.conf is not a regular file", { "--root", dir, "images" })
+      os.remove(dir .. "/imagestore.conf")
+      helpers.write_file(dir .. "/imagestore.conf", "# " .. string.rep("x", 1 << 20) .. "\n")
+      fails(1, "config file " .. dir .. "/imagestore.conf is larger than 1048576 bytes", { "--root", dir, "images" })
+      os.remove(dir .. "/imagestore.conf")
+      assert.are.equal(0, select(3, os.execute("mkdir " .. q(dir .. "/hooks.lua"))))
+      fails(1, "hooks file " .. dir .. "/hooks.lua is not a regular file", { "--root", dir, "images" })
+      local fifo = helpers.tmpdir() .. "/hooks.fifo"
+      assert.are.equal(0, select(3, os.execute("mkfifo " .. q(fifo))))
+      fails(1, "hooks file " .. fifo .. " is not a regular file", { "--root", dir, "--hooks", fifo, "images" })
+      fails(1, "no hooks file " .. dir .. "/none.lua", { "--root", dir, "--hooks", dir .. "/none.lua", "images" })
     end)
 
     it("loads hooks from --hooks or <root>/hooks.lua", function()

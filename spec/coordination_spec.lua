@@ -5,17 +5,7 @@
 local helpers = require("spec.helpers")
 local imagestore = require("imagestore")
 
--- Runs a Lua chunk in another process with `st` open on dir.
-local function in_child(dir, code)
-  local script = helpers.tmpdir() .. "/child.lua"
-  helpers.write_file(script, 'local imagestore = require("imagestore")\n' ..
-    'local st = assert(imagestore.open(arg[1]))\n' .. code .. '\nst:close()\n')
-  local p = helpers.spawn_lua(script, dir)
-  local out = p:read("a")
-  local ok, how, code = p:close()
-  assert(ok, ("child failed (%s %s): %s"):format(tostring(how), tostring(code), out))
-  return out
-end
+local in_child = helpers.in_child
 
 describe("coordination", function()
   local root, dir, st

@@ -292,6 +292,19 @@ function M.spawn_lua(script, ...)
   return assert(io.popen(table.concat(args, " ") .. " 2>&1", "r"))
 end
 
+-- Runs a Lua chunk in another process (spawn_lua) with `st` open on dir;
+-- its output. Raises when the child fails.
+function M.in_child(dir, code)
+  local script = M.tmpdir() .. "/child.lua"
+  M.write_file(script, 'local imagestore = require("imagestore")\n' ..
+    'local st = assert(imagestore.open(arg[1]))\n' .. code .. '\nst:close()\n')
+  local p = M.spawn_lua(script, dir)
+  local out = p:read("a")
+  local ok, how, status = p:close()
+  assert(ok, ("child failed (%s %s): %s"):format(tostring(how), tostring(status), out))
+  return out
+end
+
 -- For the random-kill specs (resilience_spec, batch_spec). A child process
 -- stamps each progress line with system.monotime(), which is CLOCK_MONOTONIC
 -- and so one clock for every process: the parent knows when the child began

@@ -26,12 +26,7 @@ local OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 local OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 local OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
--- The error a call raised, without the "file:line: " position.
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error to be raised")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local raised = helpers.raised
 
 local function fixture_json(rel) return helpers.read_json(F .. "/" .. rel) end
 

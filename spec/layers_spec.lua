@@ -14,17 +14,7 @@ local function fill(dir, fn)
   return fn(st)
 end
 
--- Runs a Lua chunk in another process with `st` open on dir (a plain store).
-local function in_child(dir, code)
-  local script = helpers.tmpdir() .. "/child.lua"
-  helpers.write_file(script, 'local imagestore = require("imagestore")\n' ..
-    'local st = assert(imagestore.open(arg[1]))\n' .. code .. '\nst:close()\n')
-  local p = helpers.spawn_lua(script, dir)
-  local out = p:read("a")
-  local ok, how, code_ = p:close()
-  assert(ok, ("child failed (%s %s): %s"):format(tostring(how), tostring(code_), out))
-  return out
-end
+local in_child = helpers.in_child
 
 local function readonly_message(id, dir, op)
   return ("image %s is in the read-only additional store %s: cannot %s"):format(id, dir, op)

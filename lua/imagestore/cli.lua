@@ -5,6 +5,7 @@
 -- characters escaped, except big-data bytes written on purpose
 -- (`big-data REF KEY`). docs: cli/imagestore.1, README "Command line".
 local imagestore = require("imagestore")
+local core = require("imagestore.core")
 local json = require("imagestore.json")
 local naming = require("imagestore.naming")
 
@@ -210,11 +211,30 @@ end
 -- The configuration file: TOML (the subset registries.conf uses), keys root,
 -- readonly, additional_stores, hooks, and a [naming] table of
 -- imagestore.naming.policy options.
+local CONFIG_MAX = 1 << 20
+
+-- Whether path (symlinks followed) is there; a failure when it is there but
+-- no regular file: a FIFO must not hang the command.
+local function regular_file(path, what)
+  local st, msg, code = core.file_stat(path, true)
+  if not st then
+    if code == "ENOTFOUND" then return false end
+    failure("%s %s: %s", what, escape(path), escape(msg))
+  end
+  if st.type ~= "file" then failure("%s %s is not a regular file", what, escape(path)) end
+  return true
+end
+
 local function read_config(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
+  if not regular_file(path, "config file") then return nil end
+  local f, msg = io.open(path, "rb")
+  if not f then failure("%s", escape(msg)) end
+  local text = f:read(CONFIG_MAX + 1)
   f:close()
+  if text and #text > CONFIG_MAX then
+    failure("config file %s is larger than %d bytes", escape(path), CONFIG_MAX)
+  end
+  text = text or ""
   local conf_mod = require("imagestore.registries_conf")
   local t, msg = conf_mod.decode_toml(text, path)
   if not t then failure("%s", escape(msg)) end
@@ -232,6 +252,7 @@ end
 -- The hooks file returns { name = fn | {fn...}, event = fn | {fn...},
 -- naming = policy options }.
 local function read_hooks(path)
+  if not regular_file(path, "hooks file") then failure("no hooks file %s", escape(path)) end
   local chunk, msg = loadfile(path, "t")
   if not chunk then failure("cannot load hooks: %s", escape(msg)) end
   local ok, t = pcall(chunk)
@@ -240,12 +261,6 @@ local function read_hooks(path)
     failure("hooks file %s must return a table, not a %s", escape(path), type(t))
   end
   return t
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
 end
 
 -- The settings every command shares: flags over the config file over the
@@ -265,7 +280,9 @@ local function settings(g)
   for _, d in ipairs(conf.additional_stores or {}) do additional[#additional + 1] = d end
   for _, d in ipairs(g["additional-store"] or {}) do additional[#additional + 1] = d end
   local hooks_path = g.hooks or conf.hooks
-  if not hooks_path and exists(root .. "/hooks.lua") then hooks_path = root .. "/hooks.lua" end
+  if not hooks_path and regular_file(root .. "/hooks.lua", "hooks file") then
+    hooks_path = root .. "/hooks.lua"
+  end
   return {
     root = root, readonly = g.readonly or conf.readonly or false, additional = additional,
     hooks = hooks_path and read_hooks(hooks_path) or nil, naming = conf.naming,

@@ -252,19 +252,16 @@ local function decode(bytes, what)
   return v
 end
 
-local function object(v, what)
-  if type(v) ~= "table" or getmetatable(v) == json.array_mt then
-    fail("EINVAL", "%s is not a JSON object", what)
+-- v, when it is a decoded JSON value of that kind ("object" or "array").
+local function json_kind(v, what, kind, other_mt)
+  if type(v) ~= "table" or getmetatable(v) == other_mt then
+    fail("EINVAL", "%s is not a JSON %s", what, kind)
   end
   return v
 end
 
-local function array(v, what)
-  if type(v) ~= "table" or getmetatable(v) == json.object_mt then
-    fail("EINVAL", "%s is not a JSON array", what)
-  end
-  return v
-end
+local function object(v, what) return json_kind(v, what, "object", json.array_mt) end
+local function array(v, what) return json_kind(v, what, "array", json.object_mt) end
 
 -- A descriptor {mediaType, digest, size}, checked; what names it in messages.
 local function descriptor(d, what)
